@@ -1,0 +1,22 @@
+//! `orders-projector`: builds the read models. Configuration comes from flags or the environment.
+use clap::Parser;
+use orders_projector::ProjectorConfig;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = ProjectorConfig::parse();
+    orders_runtime::telemetry::init("orders-projector");
+    if config.print_config {
+        let mut shown = config.clone();
+        shown.db.url = orders_projections::db::redact(&shown.db.url);
+        shown.db.read_url = shown
+            .db
+            .read_url
+            .as_deref()
+            .map(orders_projections::db::redact);
+        println!("{shown:#?}");
+        return Ok(());
+    }
+    orders_projector::run(config, orders_runtime::shutdown::on_signals()).await?;
+    Ok(())
+}

@@ -1,0 +1,363 @@
+//! The batch consumer loop, written once for every projection.
+//!
+//! A [`BatchHandler`] applies a batch of records and stores their offsets in the same transaction as
+//! its effects; this loop does the rest:
+//! - reads greedily: it waits for one record, then takes whatever is already fetched, up to
+//!   `max_records`, so batches grow with load and latency stays low when idle;
+//! - positions each newly assigned partition at the handler's stored offset (the handler's store,
+//!   not the group's committed offset, is the truth), seeking when the two differ;
+//! - retries a failed batch with exponential backoff and full jitter for as long as the handler says
+//!   the failure is transient (a database outage pauses the projection instead of losing records);
+//! - after a batch is applied, stores its offsets for the group's background commit, so the group's
+//!   committed offset (what lag monitors read) follows the handler's;
+//! - on shutdown, finishes the batch in hand, commits, and returns.
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use futures::FutureExt;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::{ClientContext, Offset};
+
+use crate::{KafkaConfig, Record, RuntimeError, Shutdown, kafka};
+
+/// Why a batch could not be applied, and whether trying again can help.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct BatchError {
+    /// True for outages (database unreachable, timeouts): the loop pauses and retries the batch.
+    /// False for bugs and broken invariants: the loop stops and the service exits with the error.
+    pub retryable: bool,
+    pub message: String,
+}
+
+impl BatchError {
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self {
+            retryable: true,
+            message: message.into(),
+        }
+    }
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            retryable: false,
+            message: message.into(),
+        }
+    }
+}
+
+/// What a projection supplies to the loop.
+pub trait BatchHandler: Send + Sync {
+    /// The next offset to read for each of `partitions` of `topic`, as stored with the handler's
+    /// effects. A partition without a stored offset starts from the beginning of the log.
+    fn stored_offsets(
+        &self,
+        topic: &str,
+        partitions: &[i32],
+    ) -> impl Future<Output = Result<HashMap<i32, i64>, BatchError>> + Send;
+
+    /// Applies `batch` (records in partition order) and stores, atomically with the effects, the
+    /// offset after the last record of each partition in it.
+    fn apply(&self, batch: &[Record]) -> impl Future<Output = Result<(), BatchError>> + Send;
+}
+
+/// Tuning of the loop.
+#[derive(Debug, Clone)]
+pub struct BatchConfig {
+    /// Largest batch handed to the handler.
+    pub max_records: usize,
+    /// First retry delay of a failed batch.
+    pub retry_base: Duration,
+    /// Longest retry delay of a failed batch.
+    pub retry_cap: Duration,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self {
+            max_records: 500,
+            retry_base: Duration::from_millis(100),
+            retry_cap: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Where the loop stands on one assigned partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Position {
+    /// Just assigned; the handler's stored offset has not been read yet.
+    Unknown,
+    /// The handler's stored offset is known; the first record read decides whether to seek.
+    Fresh(i64),
+    /// A seek to this offset was issued; records before it are stale prefetches.
+    Seeking(i64),
+    /// Reading in order; the next expected offset (gaps are allowed, e.g. compacted records).
+    Live(i64),
+}
+
+/// Records partition assignments made inside librdkafka's rebalance callback for the loop to act on.
+#[derive(Default)]
+pub struct RebalanceLog {
+    changes: Mutex<Vec<(bool, Vec<i32>)>>,
+}
+
+impl ClientContext for RebalanceLog {}
+
+impl ConsumerContext for RebalanceLog {
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let (assigned, tpl) = match rebalance {
+            Rebalance::Assign(tpl) => (true, tpl),
+            Rebalance::Revoke(tpl) => (false, tpl),
+            Rebalance::Error(e) => {
+                tracing::warn!(error = %e, "consumer group rebalance failed");
+                return;
+            }
+        };
+        let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+        tracing::info!(?partitions, assigned, "partitions rebalanced");
+        self.changes
+            .lock()
+            .expect("rebalance log poisoned")
+            .push((assigned, partitions));
+    }
+}
+
+/// Consumes `topic` as `group` and feeds batches to `handler` until `shutdown` is cancelled.
+pub async fn run<H: BatchHandler>(
+    kafka_cfg: &KafkaConfig,
+    group: &str,
+    topic: &str,
+    handler: &H,
+    cfg: &BatchConfig,
+    shutdown: Shutdown,
+) -> Result<(), RuntimeError> {
+    let consumer: StreamConsumer<RebalanceLog> =
+        kafka::consumer(kafka_cfg, group, group, RebalanceLog::default())?;
+    consumer
+        .subscribe(&[topic])
+        .map_err(|source| RuntimeError::Consume {
+            topic: topic.to_owned(),
+            source: Box::new(source),
+        })?;
+    let mut positions: HashMap<i32, Position> = HashMap::new();
+    tracing::info!(topic, group, "consuming");
+
+    loop {
+        let first = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            msg = consumer.recv() => msg,
+        };
+        let mut batch = Vec::new();
+        match first {
+            Ok(msg) => batch.push(Record::from_message(&msg)),
+            Err(e) => {
+                tracing::warn!(topic, error = %e, "consumer error; continuing");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        }
+        while batch.len() < cfg.max_records {
+            match consumer.recv().now_or_never() {
+                Some(Ok(msg)) => batch.push(Record::from_message(&msg)),
+                Some(Err(e)) => {
+                    tracing::warn!(topic, error = %e, "consumer error; continuing");
+                    break;
+                }
+                None => break,
+            }
+        }
+        apply_rebalances(consumer.context(), &mut positions);
+        if !resolve_positions(handler, topic, &batch, &mut positions, cfg, &shutdown).await? {
+            break;
+        }
+        let accepted = admit(&consumer, topic, batch, &mut positions);
+        if accepted.is_empty() {
+            continue;
+        }
+        if !apply_with_retry(handler, &accepted, cfg, &shutdown).await? {
+            break;
+        }
+        store_offsets(&consumer, topic, &accepted);
+    }
+    // Flush what is stored so a restarted or rebalanced consumer starts where this one stopped.
+    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+        tracing::debug!(topic, error = %e, "final commit skipped");
+    }
+    tracing::info!(topic, group, "consumer stopped");
+    Ok(())
+}
+
+fn apply_rebalances(log: &RebalanceLog, positions: &mut HashMap<i32, Position>) {
+    let changes = std::mem::take(&mut *log.changes.lock().expect("rebalance log poisoned"));
+    for (assigned, partitions) in changes {
+        for p in partitions {
+            if assigned {
+                positions.insert(p, Position::Unknown);
+            } else {
+                positions.remove(&p);
+            }
+        }
+    }
+}
+
+/// Reads the stored offsets of partitions in `batch` whose position is not known yet. Returns false
+/// when shutdown interrupted a retry.
+async fn resolve_positions<H: BatchHandler>(
+    handler: &H,
+    topic: &str,
+    batch: &[Record],
+    positions: &mut HashMap<i32, Position>,
+    cfg: &BatchConfig,
+    shutdown: &Shutdown,
+) -> Result<bool, RuntimeError> {
+    let mut unknown: Vec<i32> = batch
+        .iter()
+        .map(|r| r.partition)
+        .filter(|p| matches!(positions.get(p), None | Some(Position::Unknown)))
+        .collect();
+    unknown.sort_unstable();
+    unknown.dedup();
+    if unknown.is_empty() {
+        return Ok(true);
+    }
+    let mut delays = backoff(cfg);
+    loop {
+        match handler.stored_offsets(topic, &unknown).await {
+            Ok(stored) => {
+                for p in &unknown {
+                    let next = stored.get(p).copied().unwrap_or(0);
+                    positions.insert(*p, Position::Fresh(next));
+                }
+                return Ok(true);
+            }
+            Err(e) if e.retryable => {
+                let delay = delays.next().unwrap_or(cfg.retry_cap);
+                tracing::warn!(topic, error = %e, retry_in_ms = delay.as_millis() as u64,
+                    "cannot read stored offsets; pausing");
+                if !pause(delay, shutdown).await {
+                    return Ok(false);
+                }
+            }
+            Err(e) => {
+                return Err(RuntimeError::Handler {
+                    topic: topic.to_owned(),
+                    partition: unknown[0],
+                    offset: -1,
+                    message: e.message,
+                });
+            }
+        }
+    }
+}
+
+/// Keeps the records that continue each partition from its stored position; seeks where the
+/// consumer's position and the stored one differ.
+fn admit<C: ConsumerContext + 'static>(
+    consumer: &StreamConsumer<C>,
+    topic: &str,
+    batch: Vec<Record>,
+    positions: &mut HashMap<i32, Position>,
+) -> Vec<Record> {
+    let mut accepted = Vec::with_capacity(batch.len());
+    for record in batch {
+        let p = record.partition;
+        let off = record.offset;
+        let pos = positions.get(&p).copied().unwrap_or(Position::Live(0));
+        let next = match pos {
+            Position::Fresh(stored) if off != stored => {
+                tracing::info!(
+                    topic,
+                    partition = p,
+                    from = off,
+                    to = stored,
+                    "seeking to the stored offset"
+                );
+                match consumer.seek(topic, p, Offset::Offset(stored), Duration::from_secs(5)) {
+                    Ok(()) => Position::Seeking(stored),
+                    Err(e) => {
+                        tracing::warn!(topic, partition = p, error = %e, "seek failed; will retry");
+                        Position::Fresh(stored)
+                    }
+                }
+            }
+            Position::Seeking(target) if off < target => Position::Seeking(target),
+            Position::Live(next) if off < next => Position::Live(next),
+            Position::Fresh(_) | Position::Seeking(_) | Position::Live(_) => {
+                accepted.push(record);
+                Position::Live(off + 1)
+            }
+            Position::Unknown => unreachable!("positions are resolved before admission"),
+        };
+        positions.insert(p, next);
+    }
+    accepted
+}
+
+/// Returns false when shutdown interrupted a retry (nothing of the batch was stored).
+async fn apply_with_retry<H: BatchHandler>(
+    handler: &H,
+    batch: &[Record],
+    cfg: &BatchConfig,
+    shutdown: &Shutdown,
+) -> Result<bool, RuntimeError> {
+    let mut delays = backoff(cfg);
+    loop {
+        match handler.apply(batch).await {
+            Ok(()) => return Ok(true),
+            Err(e) if e.retryable => {
+                let delay = delays.next().unwrap_or(cfg.retry_cap);
+                tracing::warn!(records = batch.len(), first = %batch[0].position(), error = %e,
+                    retry_in_ms = delay.as_millis() as u64, "batch failed; pausing before retry");
+                if !pause(delay, shutdown).await {
+                    return Ok(false);
+                }
+            }
+            Err(e) => {
+                return Err(RuntimeError::Handler {
+                    topic: batch[0].topic.clone(),
+                    partition: batch[0].partition,
+                    offset: batch[0].offset,
+                    message: e.message,
+                });
+            }
+        }
+    }
+}
+
+fn store_offsets<C: ConsumerContext + 'static>(
+    consumer: &StreamConsumer<C>,
+    topic: &str,
+    batch: &[Record],
+) {
+    let mut last: HashMap<i32, i64> = HashMap::new();
+    for r in batch {
+        last.insert(r.partition, r.offset);
+    }
+    for (partition, offset) in last {
+        // librdkafka stores offset + 1, the next record to read.
+        if let Err(e) = consumer.store_offset(topic, partition, offset) {
+            tracing::debug!(topic, partition, error = %e, "offset not stored (partition revoked?)");
+        }
+    }
+}
+
+fn backoff(cfg: &BatchConfig) -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::default()
+        .with_min_delay(cfg.retry_base)
+        .with_max_delay(cfg.retry_cap)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+async fn pause(delay: Duration, shutdown: &Shutdown) -> bool {
+    tokio::select! {
+        _ = shutdown.cancelled() => false,
+        _ = tokio::time::sleep(delay) => true,
+    }
+}
