@@ -75,6 +75,7 @@ pub async fn run(cfg: &LoadConfig) -> anyhow::Result<Summary> {
     let interval = Duration::from_secs_f64(1.0 / cfg.rate);
     let start = Instant::now();
     let mut tasks = JoinSet::new();
+    let mut sent = Vec::with_capacity(cfg.orders as usize);
     for i in 0..cfg.orders {
         let scheduled = start + interval.mul_f64(i as f64);
         tokio::time::sleep_until(scheduled.into()).await;
@@ -100,11 +101,10 @@ pub async fn run(cfg: &LoadConfig) -> anyhow::Result<Summary> {
             }
         });
         while let Some(done) = tasks.try_join_next() {
-            done?;
+            sent.push(done?);
             progress.inc(1);
         }
     }
-    let mut sent = Vec::with_capacity(cfg.orders as usize);
     while let Some(done) = tasks.join_next().await {
         sent.push(done?);
         progress.inc(1);
@@ -112,7 +112,7 @@ pub async fn run(cfg: &LoadConfig) -> anyhow::Result<Summary> {
     let placing_secs = start.elapsed().as_secs_f64();
     progress.finish_and_clear();
 
-    let mut ack = Histogram::<u64>::new(3)?;
+    let mut ack = micros_histogram()?;
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
     let mut pending: Vec<Uuid> = Vec::new();
     for s in &sent {
@@ -146,6 +146,12 @@ pub async fn run(cfg: &LoadConfig) -> anyhow::Result<Summary> {
     }))
 }
 
+/// Microseconds from 1 µs to one hour at 3 significant digits. Fixed bounds: an auto-resizing
+/// histogram would clamp `saturating_record` to its initial tiny range.
+fn micros_histogram() -> anyhow::Result<Histogram<u64>> {
+    Ok(Histogram::new_with_bounds(1, 3_600_000_000, 3)?)
+}
+
 fn bar(len: u64, hidden: bool, what: &'static str) -> ProgressBar {
     if hidden {
         return ProgressBar::hidden();
@@ -168,7 +174,7 @@ async fn wait_projected(
     cfg: &LoadConfig,
 ) -> anyhow::Result<(Vec<Uuid>, Histogram<u64>)> {
     let progress = bar(pending.len() as u64, cfg.json, "projected");
-    let mut e2e = Histogram::<u64>::new(3)?;
+    let mut e2e = micros_histogram()?;
     let mut found = Vec::with_capacity(pending.len());
     let deadline = Instant::now() + Duration::from_secs(cfg.wait_secs);
     while !pending.is_empty() && Instant::now() < deadline {

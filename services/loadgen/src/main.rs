@@ -1,22 +1,32 @@
 //! `orders-loadgen`: places orders at a fixed rate and reports latency; see `--help`.
+use std::process::ExitCode;
+
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let config = orders_loadgen::LoadConfig::parse();
-    let summary = orders_loadgen::run(&config).await?;
+    let summary = match orders_loadgen::run(&config).await {
+        Ok(summary) => summary,
+        Err(e) => {
+            eprintln!("orders-loadgen: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     if config.json {
-        println!("{}", serde_json::to_string(&summary)?);
+        println!(
+            "{}",
+            serde_json::to_string(&summary).expect("summary serialises")
+        );
     } else {
         print!("{}", summary.render());
     }
     if !summary.complete() {
-        anyhow::bail!(
-            "{} of {} orders placed, {} projected: see the summary above",
-            summary.placed,
-            config.orders,
-            summary.projected
+        eprintln!(
+            "orders-loadgen: {} of {} orders placed, {} projected: see the summary above",
+            summary.placed, config.orders, summary.projected
         );
+        return ExitCode::FAILURE;
     }
-    Ok(())
+    ExitCode::SUCCESS
 }
