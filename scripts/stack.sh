@@ -15,7 +15,7 @@
 #   .local/env                the variables in force, for `source .local/env`
 #
 # Configuration (environment, with defaults): KAFKA_BROKERS, DATABASE_URL,
-# TEST_DATABASE_URL, ORDERS_GRPC_ADDR, ORDERS_DB_SCHEMA, RUST_LOG, and
+# TEST_DATABASE_URL, ORDERS_GRPC_ADDR, ORDERS_DB_SCHEMA, RUST_LOG, TANSU_LOG (warn), and
 # ORDERS_PG_MODE=auto|local|embedded, ORDERS_PG_EMBEDDED_PORT (5433).
 set -euo pipefail
 
@@ -35,6 +35,10 @@ export RUST_LOG="${RUST_LOG:-info}"
 TEST_DATABASE_URL="${TEST_DATABASE_URL:-}"
 
 TANSU_VERSION="0.6.0"
+# tansu logs every span at info (gigabytes per hour, and a CPU core spent
+# writing them), so it gets its own, quieter filter.
+TANSU_LOG="${TANSU_LOG:-warn}"
+LOG_KEEP_BYTES=$((100 * 1024 * 1024))
 CARGO_BIN_DIR="${CARGO_HOME:-$HOME/.cargo}/bin"
 ORDERS_PG_MODE="${ORDERS_PG_MODE:-auto}"
 PG_EMBEDDED_PORT="${ORDERS_PG_EMBEDDED_PORT:-5433}"
@@ -113,6 +117,10 @@ start_detached() {
     local name="$1"
     shift
     mkdir -p "$LOG_DIR" "$RUN_DIR"
+    # A log past LOG_KEEP_BYTES is moved aside (one generation) rather than left to fill the disk.
+    if [[ -f "$LOG_DIR/$name.log" ]] && (($(stat -c %s "$LOG_DIR/$name.log") > LOG_KEEP_BYTES)); then
+        mv -f "$LOG_DIR/$name.log" "$LOG_DIR/$name.log.1"
+    fi
     printf '\n--- %s: starting %s\n' "$(date -u +%FT%TZ)" "$*" >>"$LOG_DIR/$name.log"
     nohup setsid "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
     echo $! >"$(pid_file "$name")"
@@ -264,7 +272,7 @@ cmd_broker() {
     # and sqlite://tansu/tansu.db means .local/tansu/tansu.db.
     (
         cd "$STATE_DIR"
-        start_detached tansu "$TANSU" broker \
+        start_detached tansu env RUST_LOG="$TANSU_LOG" "$TANSU" broker \
             --storage-engine "sqlite://tansu/tansu.db" \
             --listener-url "tcp://$host:$port" \
             --advertised-listener-url "tcp://$host:$port"
