@@ -28,6 +28,14 @@ pub fn event_id_for(idempotency_key: &str) -> Uuid {
     Uuid::new_v5(&EVENT_ID_NAMESPACE, idempotency_key.as_bytes())
 }
 
+/// The envelope idempotency key of an event started by a caller's request of `kind` ("place",
+/// "cancel", "review"): `"<kind>:<byte length of caller>:<caller>:<key>"`. The length prefix keeps it
+/// unambiguous (caller `a:b` with key `c` ≠ caller `a` with key `b:c`), so two callers' requests can
+/// never share an event id.
+pub fn request_key(kind: &str, caller: &str, idempotency_key: &str) -> String {
+    format!("{kind}:{}:{caller}:{idempotency_key}", caller.len())
+}
+
 /// The idempotency key of the event a `stage` emits in reaction to `source_event_id`:
 /// `"<stage>:<source event id>"` (hyphenated lower-case UUID). Reprocessing the same source event after
 /// a crash yields the same key, hence the same event id.
@@ -87,6 +95,22 @@ mod tests {
     // Computed independently (Python `uuid.uuid5`), not by this code.
     const GOLDEN_ORDER_ID: &str = "aa302132-31a9-56ad-9e37-04c45a278343";
     const GOLDEN_EVENT_ID: &str = "2d6f03c5-d54b-5e95-9c12-8361564a55e8";
+
+    #[test]
+    fn request_keys_are_unambiguous_and_pinned() {
+        assert_eq!(
+            request_key("place", "shop-app", "k-1"),
+            "place:8:shop-app:k-1"
+        );
+        assert_ne!(
+            event_id_for(&request_key("place", "a:b", "c")),
+            event_id_for(&request_key("place", "a", "b:c"))
+        );
+        assert_ne!(
+            request_key("place", "a", "k"),
+            request_key("cancel", "a", "k")
+        );
+    }
 
     #[test]
     fn follow_up_key_format() {

@@ -8,12 +8,8 @@ async fn main() -> anyhow::Result<()> {
     orders_runtime::telemetry::init("orders-ingress");
     if config.print_config {
         let mut shown = config.clone();
-        shown.db.url = orders_projections::db::redact(&shown.db.url);
-        shown.db.read_url = shown
-            .db
-            .read_url
-            .as_deref()
-            .map(orders_projections::db::redact);
+        shown.db = shown.db.redacted();
+        shown.kafka = shown.kafka.redacted();
         println!("{shown:#?}");
         return Ok(());
     }

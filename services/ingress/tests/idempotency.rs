@@ -157,3 +157,39 @@ async fn fifty_concurrent_calls_with_one_key_give_one_order() {
     projector.stop().await;
     ingress.stop().await;
 }
+
+/// Caller `a:b` with key `c` and caller `a` with key `b:c` are two requests: two orders, two
+/// events, both in the read model (an ambiguous key would give both the same event id, and the
+/// projector would drop the second as a duplicate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_and_keys_containing_colons_never_collide() {
+    let env = TestEnv::new().await;
+    let ingress = env.spawn_ingress().await;
+    let projector = env.spawn_projector();
+    let mut client = ingress.client().await;
+
+    let mut placed = Vec::new();
+    for (caller, key) in [("a:b", "c"), ("a", "b:c")] {
+        let mut req = tonic::Request::new(order_request(key));
+        req.metadata_mut()
+            .insert("x-caller", caller.parse().unwrap());
+        placed.push(client.place_order(req).await.expect(caller).into_inner());
+    }
+    assert_ne!(placed[0].order_id, placed[1].order_id);
+    assert_ne!(placed[0].event_id, placed[1].event_id);
+
+    for p in &placed {
+        wait_for("order projected", || {
+            let mut c = client.clone();
+            let id = p.order_id.clone();
+            async move {
+                c.get_order(orders_proto::v1::GetOrderRequest { order_id: id })
+                    .await
+                    .ok()
+            }
+        })
+        .await;
+    }
+    projector.stop().await;
+    ingress.stop().await;
+}

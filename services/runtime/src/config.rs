@@ -41,6 +41,30 @@ impl KafkaConfig {
         }
     }
 
+    /// A copy fit for printing: values of secret-looking extra properties (passwords, keys, SASL
+    /// JAAS configs, OAuth secrets) replaced by `***`.
+    pub fn redacted(&self) -> KafkaConfig {
+        let secret = |k: &str| {
+            let k = k.to_ascii_lowercase();
+            ["password", "secret", "jaas", "key", "token"]
+                .iter()
+                .any(|s| k.contains(s))
+        };
+        let extra_properties = self
+            .extra_properties
+            .split(',')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if secret(k) => format!("{k}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        KafkaConfig {
+            extra_properties,
+            ..self.clone()
+        }
+    }
+
     /// The `key=value` pairs of [`Self::extra_properties`].
     pub fn extra_pairs(&self) -> Result<Vec<(String, String)>, crate::RuntimeError> {
         self.extra_properties
@@ -75,6 +99,12 @@ mod tests {
                 ("security.protocol".into(), "SSL".into()),
                 ("ssl.ca.location".into(), "/ca.pem".into())
             ]
+        );
+        cfg.extra_properties =
+            "security.protocol=SASL_SSL,sasl.password=hunter2,ssl.key.pem=PEM".into();
+        assert_eq!(
+            cfg.redacted().extra_properties,
+            "security.protocol=SASL_SSL,sasl.password=***,ssl.key.pem=***"
         );
         cfg.extra_properties = "linger.ms".into();
         let err = cfg.extra_pairs().unwrap_err().to_string();
