@@ -51,7 +51,7 @@ async fn records_carry_the_envelope_as_headers() {
     assert_eq!(r.header(names::PRODUCER), Some("orders-ingress"));
     assert_eq!(
         r.header(names::IDEMPOTENCY_KEY),
-        Some("place:test:headers-1")
+        Some("place:4:test:headers-1")
     );
     assert_eq!(
         r.header(names::TRACEPARENT),

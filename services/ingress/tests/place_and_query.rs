@@ -69,7 +69,7 @@ async fn placed_order_is_queryable_with_its_lines_and_timeline() {
     );
     assert_eq!(e.causation_id, "");
     assert_eq!(e.producer, "orders-ingress");
-    assert_eq!(e.idempotency_key, "place:test:order-1");
+    assert_eq!(e.idempotency_key, "place:4:test:order-1");
     assert!(e.occurred_at.is_some());
     let payload: serde_json::Value = serde_json::from_str(&e.payload_json).unwrap();
     assert_eq!(payload["customer_id"], "shop-0042");
