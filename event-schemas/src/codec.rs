@@ -20,7 +20,8 @@ pub enum DecodeError {
     BadEnvelope(String),
     #[error(
         "unknown event_type {0:?}: this reader knows OrderPlaced, OrderEnriched, OrderRiskAssessed, \
-         OrderRouted, OrderReviewed, OrderCancellationRequested, OrderCancelled, OrderCancellationRejected"
+         OrderRouted, OrderReviewed, OrderCancellationRequested, OrderCancelled, OrderCancellationRejected, \
+         OrderRoutingFailed"
     )]
     UnknownEventType(String),
     #[error(
@@ -42,6 +43,20 @@ pub enum DecodeError {
         version: u32,
         errors: Vec<String>,
     },
+}
+
+impl DecodeError {
+    /// Short machine-readable code of the failure, for dead letters and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DecodeError::NotJson(_) => "not_json",
+            DecodeError::BadEnvelope(_) => "bad_envelope",
+            DecodeError::UnknownEventType(_) => "unknown_event_type",
+            DecodeError::UnsupportedVersion { .. } => "unsupported_version",
+            DecodeError::BadPayload { .. } => "bad_payload",
+            DecodeError::SchemaViolation { .. } => "schema_violation",
+        }
+    }
 }
 
 /// Reads a record value; see the module docs for the order of checks.
@@ -145,20 +160,21 @@ fn upcast(event_type: EventType, version: u32, mut payload: Value) -> Result<Val
 
 /// One upcaster per (type, old version): turns a `from`-version payload into a `from + 1` payload.
 ///
-/// Every type is at version 1 today, so there are none yet. When `OrderX` gets v2, add
-///
-/// ```text
-/// (EventType::OrderX, 1, mut payload) => {
-///     payload["new_field"] = Value::Null; // the v2 default for records written before it existed
-///     Ok(payload)
-/// }
-/// ```
-///
-/// and a test decoding a stored v1 record into the v2 struct.
+/// Each arm has a test decoding a stored record of the old version into the current struct.
 fn upcast_step(event_type: EventType, from: u32, payload: Value) -> Result<Value, DecodeError> {
-    #[allow(clippy::match_single_binding)] // arms are added here as versions appear
     match (event_type, from, payload) {
-        // (EventType::OrderX, 1, payload) => Ok(order_x_v1_to_v2(payload)),
+        // v2 carries the order's facts forward; v1 records did not have them.
+        (EventType::OrderEnriched, 1, Value::Object(mut p)) => {
+            p.insert("order".into(), Value::Null);
+            Ok(Value::Object(p))
+        }
+        // v2 carries the facts, categories and estimate the router needs.
+        (EventType::OrderRiskAssessed, 1, Value::Object(mut p)) => {
+            p.insert("order".into(), Value::Null);
+            p.insert("categories".into(), Value::Null);
+            p.insert("estimated_total".into(), Value::Null);
+            Ok(Value::Object(p))
+        }
         //
         // Reached only if a `current_version()` was raised without adding its step above; the record
         // is left for a reader that has the upcaster.

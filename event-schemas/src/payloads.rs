@@ -3,6 +3,7 @@
 //! Changing a struct here changes the wire format: that needs a new schema version and an upcaster
 //! in `codec.rs` (see the crate README). Optional fields are always written, as `null` when absent.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The kind of an event; serialized as its name, e.g. `"OrderPlaced"`.
@@ -16,11 +17,12 @@ pub enum EventType {
     OrderCancellationRequested,
     OrderCancelled,
     OrderCancellationRejected,
+    OrderRoutingFailed,
 }
 
 impl EventType {
     /// Every event type, in lifecycle order.
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 9] = [
         EventType::OrderPlaced,
         EventType::OrderEnriched,
         EventType::OrderRiskAssessed,
@@ -29,6 +31,7 @@ impl EventType {
         EventType::OrderCancellationRequested,
         EventType::OrderCancelled,
         EventType::OrderCancellationRejected,
+        EventType::OrderRoutingFailed,
     ];
 
     /// The name on the wire (JSON `event_type` and the `event_type` header).
@@ -42,6 +45,7 @@ impl EventType {
             EventType::OrderCancellationRequested => "OrderCancellationRequested",
             EventType::OrderCancelled => "OrderCancelled",
             EventType::OrderCancellationRejected => "OrderCancellationRejected",
+            EventType::OrderRoutingFailed => "OrderRoutingFailed",
         }
     }
 
@@ -54,14 +58,14 @@ impl EventType {
     /// Versions `1..=current_version()` can be read.
     pub fn current_version(&self) -> u32 {
         match self {
+            EventType::OrderEnriched | EventType::OrderRiskAssessed => 2,
             EventType::OrderPlaced
-            | EventType::OrderEnriched
-            | EventType::OrderRiskAssessed
             | EventType::OrderRouted
             | EventType::OrderReviewed
             | EventType::OrderCancellationRequested
             | EventType::OrderCancelled
-            | EventType::OrderCancellationRejected => 1,
+            | EventType::OrderCancellationRejected
+            | EventType::OrderRoutingFailed => 1,
         }
     }
 }
@@ -86,6 +90,7 @@ pub enum Payload {
     OrderCancellationRequested(OrderCancellationRequested),
     OrderCancelled(OrderCancelled),
     OrderCancellationRejected(OrderCancellationRejected),
+    OrderRoutingFailed(OrderRoutingFailed),
 }
 
 macro_rules! payload_variants {
@@ -137,6 +142,7 @@ payload_variants!(
     OrderCancellationRequested,
     OrderCancelled,
     OrderCancellationRejected,
+    OrderRoutingFailed,
 );
 
 /// Integer minor units (paisa for NPR) and an ISO 4217 code; never floats.
@@ -233,10 +239,39 @@ pub struct GeoPoint {
     pub longitude: f64,
 }
 
-/// Lines matched to the catalogue.
+/// Facts of the placed order that later stages need, carried forward in their events so that no
+/// stage has to wait for the read model to catch up (event-carried state).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderFacts {
+    pub customer_id: String,
+    pub channel: Channel,
+    /// `occurred_at` of the order's OrderPlaced.
+    pub placed_at: DateTime<Utc>,
+    pub contact_phone: Option<String>,
+    pub delivery_location: GeoPoint,
+}
+
+impl OrderFacts {
+    /// The facts of a placed order.
+    pub fn of(placed: &OrderPlaced, placed_at: DateTime<Utc>) -> OrderFacts {
+        OrderFacts {
+            customer_id: placed.customer_id.clone(),
+            channel: placed.channel,
+            placed_at,
+            contact_phone: placed.delivery_address.contact_phone.clone(),
+            delivery_location: placed.delivery_address.location,
+        }
+    }
+}
+
+/// Lines matched to the catalogue. v2 added `order`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrderEnriched {
+    /// The placed order's facts; `null` only in records upcast from v1 (readers then look the order
+    /// up in the read model).
+    pub order: Option<OrderFacts>,
     pub lines: Vec<EnrichedLine>,
     /// BCP 47 tag of the order's text, e.g. "ne" or "en".
     pub language: String,
@@ -277,9 +312,16 @@ pub struct ProviderAttempt {
     pub reason: Option<String>,
 }
 
+/// v2 added `order`, `categories` and `estimated_total`, which the router needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrderRiskAssessed {
+    /// The placed order's facts; `null` only in records upcast from v1.
+    pub order: Option<OrderFacts>,
+    /// Categories of the matched lines, sorted, without repeats; `null` only in records upcast from v1.
+    pub categories: Option<Vec<String>>,
+    /// The enricher's estimate, as assessed.
+    pub estimated_total: Option<Money>,
     /// 0..=100; higher is riskier.
     pub score: u8,
     pub decision: RiskDecision,
@@ -311,6 +353,15 @@ pub struct OrderRouted {
     pub distance_km: f64,
     pub eta_minutes: u32,
     /// Why this hub was chosen.
+    pub reason: String,
+}
+
+/// No hub can take an approved order (outside every service radius, no hub serves its categories,
+/// or every eligible hub is full). A decision, not an error: the order is held for a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderRoutingFailed {
+    /// Why, in words an operator understands (names the nearest hub and what ruled it out).
     pub reason: String,
 }
 

@@ -42,12 +42,15 @@ macro_rules! schema_files {
 schema_files!(
     (OrderPlaced, 1),
     (OrderEnriched, 1),
+    (OrderEnriched, 2),
     (OrderRiskAssessed, 1),
+    (OrderRiskAssessed, 2),
     (OrderRouted, 1),
     (OrderReviewed, 1),
     (OrderCancellationRequested, 1),
     (OrderCancelled, 1),
     (OrderCancellationRejected, 1),
+    (OrderRoutingFailed, 1),
 );
 
 /// The schema file of `event_type` at `version`, if there is one.

@@ -113,9 +113,14 @@ fn samples() -> Vec<Event> {
             tracestate: Some("vendor=abc".into()),
         },
     );
+    let Payload::OrderPlaced(placed_payload) = &placed.payload else {
+        unreachable!("built above")
+    };
+    let facts = OrderFacts::of(placed_payload, placed.envelope.occurred_at);
     let enriched = Event::new(
         order_id,
         OrderEnriched {
+            order: Some(facts.clone()),
             lines: vec![
                 EnrichedLine {
                     line_no: 1,
@@ -180,6 +185,9 @@ fn samples() -> Vec<Event> {
     let assessed = Event::new(
         order_id,
         OrderRiskAssessed {
+            order: Some(facts),
+            categories: Some(vec!["oil".into(), "rice".into()]),
+            estimated_total: Some(npr(168_500)),
             score: 62,
             decision: RiskDecision::Review,
             reasons: vec![
@@ -228,6 +236,15 @@ fn samples() -> Vec<Event> {
         .into(),
         EventMeta::follow_up(&reviewed.envelope, "router", "router", at(4)),
     );
+    // What the router writes instead of OrderRouted when no hub can take the approved order.
+    let routing_failed = Event::new(
+        order_id,
+        OrderRoutingFailed {
+            reason: "every hub in range is full today: Pokhara Lakeside Hub (3.4 km)".into(),
+        }
+        .into(),
+        EventMeta::follow_up(&reviewed.envelope, "router", "router", at(4)),
+    );
     let cancel_requested = Event::new(
         order_id,
         OrderCancellationRequested {
@@ -267,6 +284,7 @@ fn samples() -> Vec<Event> {
         assessed,
         reviewed,
         routed,
+        routing_failed,
         cancel_requested,
         cancelled,
         rejected,
@@ -587,8 +605,132 @@ fn stored_records_still_decode() {
     assert_eq!(seen.len(), EventType::ALL.len(), "a fixture per event type");
 }
 
+fn fixture(name: &str) -> String {
+    let path = crate_dir().join("tests/fixtures").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// Decodes the stored v1 record of `event_type`, checking that it was upcast to v2 and kept its
+/// envelope (the fixture is the sample of its type as it was written in v1).
+fn decode_v1_fixture(event_type: EventType) -> Event {
+    let text = fixture(&format!("{event_type}.v1.json"));
+    let stored: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(stored["event_version"], 1, "{event_type}.v1.json");
+    let event = Event::from_json(text.as_bytes()).unwrap_or_else(|e| panic!("{event_type}: {e}"));
+    assert_eq!(event.event_type(), event_type);
+    assert_eq!(
+        event.envelope.event_version, 2,
+        "{event_type}: upcast to v2"
+    );
+    assert_eq!(
+        event.envelope,
+        sample(event_type).envelope,
+        "{event_type}: the envelope is kept"
+    );
+    event
+}
+
+/// An upcast record is a valid v2 record: re-encoding it writes v2 with the new fields null.
+fn assert_reencodes_as_v2(event: &Event, new_fields: &[&str]) {
+    let value = event.to_value();
+    assert_eq!(value["event_version"], 2);
+    for field in new_fields {
+        assert_eq!(value["payload"][field], Value::Null, "{field}");
+    }
+    schema::validate(&value).unwrap_or_else(|e| panic!("{}: {e}", event.event_type()));
+    assert_eq!(&Event::from_json(&event.to_json()).unwrap(), event);
+}
+
+#[test]
+fn order_enriched_v1_records_upcast_to_v2_without_order_facts() {
+    let event = decode_v1_fixture(EventType::OrderEnriched);
+    let Payload::OrderEnriched(expected) = sample(EventType::OrderEnriched).payload else {
+        unreachable!()
+    };
+    let expected = OrderEnriched {
+        order: None,
+        ..expected
+    };
+    assert_eq!(event.payload, Payload::OrderEnriched(expected));
+    assert_reencodes_as_v2(&event, &["order"]);
+}
+
+#[test]
+fn order_risk_assessed_v1_records_upcast_to_v2_without_facts_categories_or_estimate() {
+    let event = decode_v1_fixture(EventType::OrderRiskAssessed);
+    let Payload::OrderRiskAssessed(expected) = sample(EventType::OrderRiskAssessed).payload else {
+        unreachable!()
+    };
+    let expected = OrderRiskAssessed {
+        order: None,
+        categories: None,
+        estimated_total: None,
+        ..expected
+    };
+    assert_eq!(event.payload, Payload::OrderRiskAssessed(expected));
+    assert_reencodes_as_v2(&event, &["order", "categories", "estimated_total"]);
+}
+
+#[test]
+fn v2_samples_carry_the_placed_orders_facts() {
+    let placed = sample(EventType::OrderPlaced);
+    let Payload::OrderPlaced(p) = &placed.payload else {
+        unreachable!()
+    };
+    let facts = OrderFacts::of(p, placed.envelope.occurred_at);
+    for t in [EventType::OrderEnriched, EventType::OrderRiskAssessed] {
+        let v = sample_value(t);
+        assert_eq!(v["event_version"], 2, "{t}");
+        assert_eq!(
+            v["payload"]["order"],
+            serde_json::to_value(&facts).unwrap(),
+            "{t}"
+        );
+        assert_eq!(
+            v["payload"]["order"]["placed_at"], "2025-03-01T10:00:00Z",
+            "{t}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Refusals
+
+#[test]
+fn v2_records_without_the_new_fields_are_refused() {
+    let cases = [
+        (EventType::OrderEnriched, "order"),
+        (EventType::OrderRiskAssessed, "order"),
+        (EventType::OrderRiskAssessed, "categories"),
+        (EventType::OrderRiskAssessed, "estimated_total"),
+    ];
+    for (event_type, field) in cases {
+        let mut v = sample_value(event_type);
+        assert!(
+            v["payload"]
+                .as_object_mut()
+                .unwrap()
+                .remove(field)
+                .is_some()
+        );
+        assert_violation_names(&v, &format!("\"{field}\""));
+    }
+}
+
+/// A v1 record is checked against the v1 schema: it cannot carry fields that came with v2.
+#[test]
+fn v1_records_with_v2_fields_are_refused() {
+    let cases = [
+        (EventType::OrderEnriched, "order"),
+        (EventType::OrderRiskAssessed, "categories"),
+    ];
+    for (event_type, field) in cases {
+        let mut v: Value =
+            serde_json::from_str(&fixture(&format!("{event_type}.v1.json"))).unwrap();
+        v["payload"][field] = sample_value(event_type)["payload"][field].clone();
+        assert_violation_names(&v, field);
+    }
+}
 
 #[test]
 fn risk_score_above_100_is_refused() {
@@ -694,10 +836,52 @@ fn other_schema_violations_name_the_field() {
             "/payload/attempts/0/outcome",
         ),
         (
+            EventType::OrderEnriched,
+            "/payload/order/placed_at",
+            json!("2025-03-01T15:45:00+05:45"),
+            "/payload/order/placed_at",
+        ),
+        (
+            EventType::OrderEnriched,
+            "/payload/order/customer_id",
+            json!(""),
+            "/payload/order/customer_id",
+        ),
+        (
             EventType::OrderRiskAssessed,
             "/payload/decision",
             json!("approved"),
             "/payload/decision",
+        ),
+        (
+            EventType::OrderRiskAssessed,
+            "/payload/order/channel",
+            json!("fax"),
+            "/payload/order/channel",
+        ),
+        (
+            EventType::OrderRiskAssessed,
+            "/payload/order/delivery_location/latitude",
+            json!(91),
+            "/payload/order/delivery_location/latitude",
+        ),
+        (
+            EventType::OrderRiskAssessed,
+            "/payload/categories",
+            json!(["rice", "rice"]),
+            "/payload/categories",
+        ),
+        (
+            EventType::OrderRiskAssessed,
+            "/payload/estimated_total/amount_minor",
+            json!(-1),
+            "/payload/estimated_total/amount_minor",
+        ),
+        (
+            EventType::OrderRoutingFailed,
+            "/payload/reason",
+            json!(""),
+            "/payload/reason",
         ),
         (
             EventType::OrderRouted,
@@ -746,7 +930,7 @@ fn schema_violation_message_says_what_and_where() {
     let message = err.to_string();
     assert!(
         message.starts_with(
-            "OrderRiskAssessed v1 does not match its JSON Schema: /payload/score: 101"
+            "OrderRiskAssessed v2 does not match its JSON Schema: /payload/score: 101"
         ),
         "{message}"
     );

@@ -6,11 +6,13 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, TimeZone, Utc};
 use deadpool_postgres::{Pool, Transaction};
-use orders_events::{Event, LineItem, OrderPlaced, Payload, ReviewDecision, RiskDecision};
+use orders_events::{Event, LineItem, OrderPlaced, Payload};
 use orders_runtime::Record;
 use orders_runtime::batch::{BatchError, BatchHandler};
+use orders_runtime::dlq::DeadLetterSink;
 
 use crate::db::DbError;
+use crate::effects;
 
 /// Status values stored in `orders.status`.
 pub mod status {
@@ -27,6 +29,10 @@ pub mod status {
 pub struct Projection {
     pool: Pool,
     name: String,
+    /// The live projector dead-letters records it cannot decode (it is the one group that reads
+    /// every record, so each bad record gets exactly one dead letter). A rebuild has none: it has
+    /// no side effects, and keeps such records in `projection_rejects` only.
+    dead_letters: Option<DeadLetterSink>,
     /// Months whose `orders` partition is known to exist.
     months: Mutex<HashSet<(i32, u32)>>,
 }
@@ -45,8 +51,15 @@ impl Projection {
         Self {
             pool,
             name: name.into(),
+            dead_letters: None,
             months: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Sends records that cannot be decoded to the dead-letter topic as well.
+    pub fn with_dead_letters(mut self, sink: DeadLetterSink) -> Self {
+        self.dead_letters = Some(sink);
+        self
     }
 
     async fn apply_batch(&self, batch: &[Record]) -> Result<(), DbError> {
@@ -54,6 +67,7 @@ impl Projection {
         let tx = client.transaction().await?;
         let mut created_months = Vec::new();
         let (mut applied, mut duplicates, mut rejected) = (0usize, 0usize, 0usize);
+        let mut undecodable = Vec::new();
         for record in batch {
             let outcome = match Event::from_json(record.value.as_deref().unwrap_or_default()) {
                 Ok(event) => {
@@ -64,6 +78,7 @@ impl Projection {
                     tracing::error!(record = %record.position(), error = %e,
                         "record is not a valid order event; kept in projection_rejects");
                     self.reject(&tx, record, &e.to_string()).await?;
+                    undecodable.push((record, e));
                     Outcome::Rejected
                 }
             };
@@ -74,6 +89,15 @@ impl Projection {
             }
         }
         self.store_offsets(&tx, batch).await?;
+        // Dead letters are acknowledged before the offsets commit: a crash in between sends them
+        // again (a duplicate dead letter, same provenance) but never loses one.
+        if let Some(sink) = &self.dead_letters {
+            for (record, e) in &undecodable {
+                sink.permanent(record, e.kind(), &e.to_string())
+                    .await
+                    .map_err(|e| DbError::DeadLetter(e.to_string()))?;
+            }
+        }
         tx.commit().await?;
         self.months
             .lock()
@@ -132,25 +156,9 @@ impl Projection {
                 self.ensure_month(tx, env.occurred_at, created_months)
                     .await?;
                 insert_order(tx, event, placed).await?;
+                effects::order_placed(tx, placed, env.occurred_at).await?;
             }
-            other => {
-                let (status, cancellation) = effect(other);
-                tx.execute(
-                    "UPDATE orders SET status = COALESCE($2, status), \
-                     cancellation_requested = COALESCE($3, cancellation_requested), \
-                     version = version + 1, last_event_id = $4, \
-                     updated_at = GREATEST(updated_at, $5), projected_at = clock_timestamp() \
-                     WHERE order_id = $1",
-                    &[
-                        &env.order_id,
-                        &status,
-                        &cancellation,
-                        &env.event_id,
-                        &env.occurred_at,
-                    ],
-                )
-                .await?;
-            }
+            _ => effects::follow_up(tx, event).await?,
         }
         Ok(Outcome::Applied)
     }
@@ -278,27 +286,6 @@ fn payload_json(value: &Option<Vec<u8>>) -> Result<serde_json::Value, DbError> {
     Ok(v.get_mut("payload")
         .map(serde_json::Value::take)
         .unwrap_or_default())
-}
-
-/// The change an event other than OrderPlaced makes to an order: (new status, cancellation flag).
-fn effect(payload: &Payload) -> (Option<&'static str>, Option<bool>) {
-    match payload {
-        Payload::OrderPlaced(_) => (None, None),
-        Payload::OrderEnriched(_) => (Some(status::ENRICHED), None),
-        Payload::OrderRiskAssessed(a) => match a.decision {
-            RiskDecision::Approve => (Some(status::ASSESSED), None),
-            RiskDecision::Review => (Some(status::HELD), None),
-            RiskDecision::Reject => (Some(status::REJECTED), None),
-        },
-        Payload::OrderRouted(_) => (Some(status::ROUTED), None),
-        Payload::OrderReviewed(r) => match r.decision {
-            ReviewDecision::Approve => (Some(status::ASSESSED), None),
-            ReviewDecision::Reject => (Some(status::REJECTED), None),
-        },
-        Payload::OrderCancellationRequested(_) => (None, Some(true)),
-        Payload::OrderCancelled(_) => (Some(status::CANCELLED), None),
-        Payload::OrderCancellationRejected(_) => (None, Some(false)),
-    }
 }
 
 async fn insert_order(

@@ -37,7 +37,9 @@ impl DbConfig {
             url: url.into(),
             read_url: None,
             schema: schema.into(),
-            pool_size: 16,
+            // Small: tests run many services side by side against one server (max_connections
+            // is 100 by default).
+            pool_size: 6,
         }
     }
 
@@ -133,7 +135,10 @@ pub enum DbError {
     Config(String),
     #[error("database unavailable: {0}")]
     Unavailable(String),
-    #[error("database error: {0}")]
+    /// A dead letter was not acknowledged; the batch is retried.
+    #[error("dead-letter topic unavailable: {0}")]
+    DeadLetter(String),
+    #[error("database error: {}", pg_detail(.0))]
     Query(#[from] tokio_postgres::Error),
     #[error(
         "migration {component} v{version} ({name}) was edited after it was applied; add a new migration instead"
@@ -145,13 +150,41 @@ pub enum DbError {
     },
 }
 
+/// For workers: a database that cannot be reached is an outage (the worker pauses); anything else
+/// is a bug in a query or the data, which retrying will not fix (a dead letter).
+impl From<DbError> for orders_runtime::worker::HandlerError {
+    fn from(e: DbError) -> Self {
+        if e.is_retryable() {
+            Self::outage("database_unavailable", e.to_string())
+        } else {
+            Self::permanent("database_error", e.to_string())
+        }
+    }
+}
+
+/// A tokio-postgres error with the server's message and SQLSTATE (its Display says only "db error").
+fn pg_detail(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!(
+            "{} (SQLSTATE {}){}",
+            db.message(),
+            db.code().code(),
+            db.detail().map(|d| format!(": {d}")).unwrap_or_default()
+        ),
+        None => match std::error::Error::source(e) {
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        },
+    }
+}
+
 impl DbError {
     /// True when trying again later can succeed: connection failures, timeouts, serialisation
     /// conflicts, the server shutting down. False for errors in the SQL or the data.
     pub fn is_retryable(&self) -> bool {
         match self {
             DbError::Config(_) | DbError::MigrationEdited { .. } => false,
-            DbError::Unavailable(_) => true,
+            DbError::Unavailable(_) | DbError::DeadLetter(_) => true,
             DbError::Query(e) => match e.code() {
                 None => true, // I/O, closed connection, timeout
                 Some(code) => {

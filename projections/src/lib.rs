@@ -4,10 +4,11 @@
 //!   the classification of database errors into retryable or not.
 //! - [`migrate`]: the migration runner; the SQL lives in `projections/migrations/`.
 //! - [`apply`]: the projection: applies a batch of events and its offsets in one transaction,
-//!   skipping event ids it has already applied.
+//!   skipping event ids it has already applied; `effects` holds what each later event changes.
 //! - [`queries`]: what the API reads: one order, a filtered page of orders, an order's timeline.
 pub mod apply;
 pub mod db;
+mod effects;
 pub mod migrate;
 pub mod queries;
 
@@ -15,11 +16,18 @@ pub use apply::Projection;
 pub use db::{DbConfig, DbError};
 
 /// Migrations of the read models, in order. Applied ones must never be edited: add a new file.
-pub const READ_MODEL_MIGRATIONS: &[migrate::Migration] = &[migrate::Migration {
-    version: 1,
-    name: "read_models",
-    sql: include_str!("../migrations/0001_read_models.sql"),
-}];
+pub const READ_MODEL_MIGRATIONS: &[migrate::Migration] = &[
+    migrate::Migration {
+        version: 1,
+        name: "read_models",
+        sql: include_str!("../migrations/0001_read_models.sql"),
+    },
+    migrate::Migration {
+        version: 2,
+        name: "decisions",
+        sql: include_str!("../migrations/0002_decisions.sql"),
+    },
+];
 
 /// Creates the schema if needed and applies the read-model migrations to it.
 pub async fn migrate_read_models(

@@ -226,6 +226,52 @@ pub async fn timeline(pool: &Pool, order_id: Uuid) -> Result<Vec<TimelineEntry>,
         .collect())
 }
 
+/// The facts of a placed order, for stages that received an event without them (records upcast
+/// from a version that did not carry them). `None` if the order is not in the read model.
+pub async fn order_facts(
+    pool: &Pool,
+    order_id: Uuid,
+) -> Result<Option<orders_events::OrderFacts>, DbError> {
+    let client = pool.get().await?;
+    let Some(row) = client
+        .query_opt(
+            "SELECT customer_id, channel, placed_at, delivery_address FROM orders \
+             WHERE order_id = $1",
+            &[&order_id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let address: Address = serde_json::from_value(row.get("delivery_address"))
+        .map_err(|e| DbError::Config(format!("stored address does not decode: {e}")))?;
+    let channel: String = row.get("channel");
+    let channel = serde_json::from_value(serde_json::Value::String(channel.clone()))
+        .map_err(|e| DbError::Config(format!("stored channel {channel:?} is unknown: {e}")))?;
+    Ok(Some(orders_events::OrderFacts {
+        customer_id: row.get("customer_id"),
+        channel,
+        placed_at: row.get("placed_at"),
+        contact_phone: address.contact_phone.clone(),
+        delivery_location: address.location,
+    }))
+}
+
+/// Categories of an order's matched lines (sorted, without repeats) from its enrichment, or `None`
+/// if the enrichment is not in the read model.
+pub async fn order_categories(pool: &Pool, order_id: Uuid) -> Result<Option<Vec<String>>, DbError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(
+            "SELECT ARRAY(SELECT DISTINCT l->>'category' FROM jsonb_array_elements(lines) l \
+             WHERE (l->>'matched')::boolean AND l->>'category' IS NOT NULL ORDER BY 1) \
+             FROM order_enrichments WHERE order_id = $1",
+            &[&order_id],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,12 +2,13 @@
 //!
 //! - [`validate`]: turns requests into event payloads or field violations (google.rpc.BadRequest).
 //! - [`requests`]: the idempotency store: one row per (caller, idempotency key) with the exact event.
-//! - [`service`]: the `orders.v1.OrderService` implementation.
+//! - [`service`]: the `orders.v1.OrderService` implementation; `review.rs` holds ReviewOrder.
 //! - [`convert`]: read-model rows to API messages.
 //!
 //! [`run`] serves the API, gRPC health and reflection on a listener until shutdown.
 pub mod convert;
 pub mod requests;
+mod review;
 pub mod service;
 pub mod validate;
 
@@ -62,12 +63,18 @@ pub enum IngressError {
 }
 
 /// Migrations of the ingress's own tables (kept beside the read models, in the same schema).
-pub const INGRESS_MIGRATIONS: &[orders_projections::migrate::Migration] =
-    &[orders_projections::migrate::Migration {
+pub const INGRESS_MIGRATIONS: &[orders_projections::migrate::Migration] = &[
+    orders_projections::migrate::Migration {
         version: 1,
         name: "ingress_requests",
         sql: include_str!("../migrations/0001_ingress_requests.sql"),
-    }];
+    },
+    orders_projections::migrate::Migration {
+        version: 2,
+        name: "review_requests",
+        sql: include_str!("../migrations/0002_review_requests.sql"),
+    },
+];
 
 /// Serves the API on `listener` until `shutdown` is cancelled, then lets in-flight calls finish and
 /// flushes the producer.

@@ -14,6 +14,7 @@ use uuid::Uuid;
 pub enum Kind {
     Place,
     Cancel,
+    Review,
 }
 
 impl Kind {
@@ -21,6 +22,7 @@ impl Kind {
         match self {
             Kind::Place => "place",
             Kind::Cancel => "cancel",
+            Kind::Review => "review",
         }
     }
 }
@@ -107,10 +109,10 @@ pub async fn submit(
     if stored_kind != kind.as_str() || stored_hash != *hash {
         return Ok(Submitted::Conflict {
             order_id,
-            kind: if stored_kind == "place" {
-                "PlaceOrder"
-            } else {
-                "CancelOrder"
+            kind: match stored_kind.as_str() {
+                "place" => "PlaceOrder",
+                "review" => "ReviewOrder",
+                _ => "CancelOrder",
             },
         });
     }
@@ -133,6 +135,18 @@ pub async fn submit(
         event_id,
         replayed,
     })
+}
+
+/// Whether this caller already used this idempotency key (for any request).
+pub async fn known_request(pool: &Pool, caller: &str, key: &str) -> Result<bool, DbError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(
+            "SELECT 1 FROM ingress_requests WHERE caller = $1 AND idempotency_key = $2",
+            &[&caller, &key],
+        )
+        .await?;
+    Ok(row.is_some())
 }
 
 /// True when an OrderPlaced for `order_id` was accepted (whether or not it is projected yet).

@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status};
 use crate::requests::{self, Kind, Submission, SubmitError, Submitted};
 use crate::{convert, validate};
 
-const PRODUCER: &str = "orders-ingress";
+pub(crate) const PRODUCER: &str = "orders-ingress";
 
 /// The API's state; cheap to clone.
 #[derive(Clone)]
@@ -28,7 +28,7 @@ pub struct OrderApi {
 }
 
 /// Who is calling: the `x-caller` metadata (until token authentication names the caller).
-fn caller<T>(req: &Request<T>, default: &str) -> Result<String, Status> {
+pub(crate) fn caller<T>(req: &Request<T>, default: &str) -> Result<String, Status> {
     let Some(value) = req.metadata().get("x-caller") else {
         return Ok(default.to_owned());
     };
@@ -43,7 +43,7 @@ fn caller<T>(req: &Request<T>, default: &str) -> Result<String, Status> {
 }
 
 /// W3C trace context of the call, carried into the event so the trace continues downstream.
-fn trace_context<T>(req: &Request<T>) -> (Option<String>, Option<String>) {
+pub(crate) fn trace_context<T>(req: &Request<T>) -> (Option<String>, Option<String>) {
     let get = |name: &str| {
         req.metadata()
             .get(name)
@@ -55,7 +55,7 @@ fn trace_context<T>(req: &Request<T>) -> (Option<String>, Option<String>) {
     (traceparent, tracestate)
 }
 
-fn submit_error(e: SubmitError) -> Status {
+pub(crate) fn submit_error(e: SubmitError) -> Status {
     match e {
         SubmitError::Append(e) => {
             tracing::error!(error = %e, "append failed");
@@ -68,7 +68,7 @@ fn submit_error(e: SubmitError) -> Status {
     }
 }
 
-fn db_error(e: orders_projections::DbError) -> Status {
+pub(crate) fn db_error(e: orders_projections::DbError) -> Status {
     tracing::error!(error = %e, "database error");
     if e.is_retryable() {
         Status::unavailable("the database is unavailable; retry shortly")
@@ -77,7 +77,7 @@ fn db_error(e: orders_projections::DbError) -> Status {
     }
 }
 
-fn conflict(key: &str, order_id: uuid::Uuid, kind: &str) -> Status {
+pub(crate) fn conflict(key: &str, order_id: uuid::Uuid, kind: &str) -> Status {
     Status::already_exists(format!(
         "idempotency key {key:?} was already used by this caller for a different {kind} request \
          (order {order_id}); use a new key for a new request, or resend the original request unchanged"
@@ -203,6 +203,13 @@ impl OrderService for OrderApi {
             }
             Err(e) => Err(submit_error(e)),
         }
+    }
+
+    async fn review_order(
+        &self,
+        request: Request<v1::ReviewOrderRequest>,
+    ) -> Result<Response<v1::ReviewOrderResponse>, Status> {
+        self.review(request).await
     }
 
     async fn get_order(

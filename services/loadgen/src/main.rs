@@ -1,4 +1,5 @@
-//! `orders-loadgen`: places orders at a fixed rate and reports latency; see `--help`.
+//! `orders-loadgen`: places a realistic mix of orders at a fixed rate, waits until they are decided
+//! (or projected) and reports latency; see `--help`.
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -23,8 +24,9 @@ async fn main() -> ExitCode {
     }
     if !summary.complete() {
         eprintln!(
-            "orders-loadgen: {} of {} orders placed, {} projected: see the summary above",
-            summary.placed, config.orders, summary.projected
+            "orders-loadgen: {} of {} orders placed, {} projected, {} decided within --wait-secs {}: \
+             see the summary above",
+            summary.placed, config.orders, summary.projected, summary.decided, config.wait_secs
         );
         return ExitCode::FAILURE;
     }

@@ -3,6 +3,7 @@
 use clap::Parser;
 use orders_projections::{DbConfig, Projection};
 use orders_runtime::batch::{self, BatchConfig};
+use orders_runtime::dlq::DeadLetterSink;
 use orders_runtime::{KafkaConfig, Shutdown};
 
 /// Configuration of the projector.
@@ -50,7 +51,12 @@ pub async fn run(config: ProjectorConfig, shutdown: Shutdown) -> Result<(), Proj
     .await?;
     let pool = config.db.pool()?;
     orders_projections::migrate_read_models(&pool, &config.db.schema).await?;
-    let projection = Projection::new(pool, config.group.clone());
+    let projection =
+        Projection::new(pool, config.group.clone()).with_dead_letters(DeadLetterSink {
+            producer: orders_runtime::kafka::producer(&config.kafka, &config.group)?,
+            topic: config.kafka.dlq_topic.clone(),
+            group: config.group.clone(),
+        });
     let batch_cfg = BatchConfig {
         max_records: config.max_batch,
         ..BatchConfig::default()

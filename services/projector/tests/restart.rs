@@ -2,6 +2,7 @@
 //! exactly once and the stored offsets reach the end of the log.
 use std::collections::HashMap;
 
+use orders_runtime::dlq::{ErrorClass, Provenance};
 use orders_testkit::{TestEnv, order_request, topic_records, wait_for};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -131,7 +132,7 @@ async fn restarted_projector_resumes_and_projects_each_order_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_record_that_is_not_an_event_is_kept_aside_and_projection_goes_on() {
+async fn a_record_that_is_not_an_event_is_dead_lettered_once_and_projection_goes_on() {
     let env = TestEnv::new().await;
     let ingress = env.spawn_ingress().await;
     let mut client = ingress.client().await;
@@ -168,6 +169,21 @@ async fn a_record_that_is_not_an_event_is_kept_aside_and_projection_goes_on() {
     let value: Vec<u8> = row.get(1);
     assert_eq!(value, b"not json at all", "kept byte for byte");
     assert!(!reason.is_empty());
+
+    let dead = topic_records(&env.kafka, &env.kafka.dlq_topic).await;
+    assert_eq!(dead.len(), 1, "one dead letter for one bad record");
+    let dead = &dead[0];
+    assert_eq!(dead.value.as_deref(), Some(&b"not json at all"[..]));
+    assert_eq!(dead.key.as_deref(), Some(&b"garbage"[..]));
+    let p = Provenance::from_headers(dead).expect("provenance headers");
+    assert_eq!(p.original_topic, env.kafka.events_topic);
+    assert_eq!(p.original_offset, 0, "the garbage was the first record");
+    assert_eq!(p.group, format!("t-{}-projector", env.id));
+    assert_eq!(p.error_class, ErrorClass::Permanent);
+    assert_eq!(p.error_kind, "not_json");
+    assert!(p.error_message.contains("not JSON"), "{}", p.error_message);
+    assert!(!p.exhausted);
+    assert_eq!((p.attempts, p.redrive_count), (1, 0));
     projector.stop().await;
     ingress.stop().await;
 }

@@ -16,13 +16,14 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use futures::FutureExt;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
 use rdkafka::{ClientContext, Offset};
 
+use crate::retry::{full_jitter, pause};
+use crate::stranded::{self, Stranded};
 use crate::{KafkaConfig, Record, RuntimeError, Shutdown, kafka};
 
 /// Why a batch could not be applied, and whether trying again can help.
@@ -103,6 +104,26 @@ enum Position {
 #[derive(Default)]
 pub struct RebalanceLog {
     changes: Mutex<Vec<(bool, Vec<i32>)>>,
+    /// An assignment (possibly empty) arrived since the consumer last (re)joined its group.
+    joined: std::sync::atomic::AtomicBool,
+}
+
+impl RebalanceLog {
+    /// The changes since the last call, oldest first: (assigned?, partitions).
+    pub fn take(&self) -> Vec<(bool, Vec<i32>)> {
+        std::mem::take(&mut *self.changes.lock().expect("rebalance log poisoned"))
+    }
+
+    /// Whether the group has answered the consumer's last join with an assignment.
+    pub fn joined(&self) -> bool {
+        self.joined.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Forgets the last assignment, before joining the group again.
+    pub fn rejoining(&self) {
+        self.joined
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl ClientContext for RebalanceLog {}
@@ -118,6 +139,9 @@ impl ConsumerContext for RebalanceLog {
             }
         };
         let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+        if assigned {
+            self.joined.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         tracing::info!(?partitions, assigned, "partitions rebalanced");
         self.changes
             .lock()
@@ -145,11 +169,17 @@ pub async fn run<H: BatchHandler>(
         })?;
     let mut positions: HashMap<i32, Position> = HashMap::new();
     tracing::info!(topic, group, "consuming");
+    let mut stranded = Stranded::default();
+    let mut check = tokio::time::interval(stranded::CHECK_EVERY);
 
     loop {
         let first = tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
+            _ = check.tick() => {
+                stranded.check(&consumer, topic);
+                continue;
+            }
             msg = consumer.recv() => msg,
         };
         let mut batch = Vec::new();
@@ -193,8 +223,7 @@ pub async fn run<H: BatchHandler>(
 }
 
 fn apply_rebalances(log: &RebalanceLog, positions: &mut HashMap<i32, Position>) {
-    let changes = std::mem::take(&mut *log.changes.lock().expect("rebalance log poisoned"));
-    for (assigned, partitions) in changes {
+    for (assigned, partitions) in log.take() {
         for p in partitions {
             if assigned {
                 positions.insert(p, Position::Unknown);
@@ -346,18 +375,6 @@ fn store_offsets<C: ConsumerContext + 'static>(
     }
 }
 
-fn backoff(cfg: &BatchConfig) -> impl Iterator<Item = Duration> {
-    ExponentialBuilder::default()
-        .with_min_delay(cfg.retry_base)
-        .with_max_delay(cfg.retry_cap)
-        .with_jitter()
-        .without_max_times()
-        .build()
-}
-
-async fn pause(delay: Duration, shutdown: &Shutdown) -> bool {
-    tokio::select! {
-        _ = shutdown.cancelled() => false,
-        _ = tokio::time::sleep(delay) => true,
-    }
+fn backoff(cfg: &BatchConfig) -> impl Iterator<Item = Duration> + use<> {
+    full_jitter(cfg.retry_base, cfg.retry_cap, None)
 }

@@ -5,15 +5,21 @@
 //! through their shutdown token. Broker and database come from `KAFKA_BROKERS` and
 //! `ORDERS_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/orders_test`); `make test`
 //! starts both.
+pub mod proxy;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use orders_enricher::EnricherConfig;
 use orders_ingress::IngressConfig;
 use orders_projections::DbConfig;
 use orders_projector::ProjectorConfig;
 use orders_proto::v1;
 use orders_proto::v1::order_service_client::OrderServiceClient;
+use orders_risk::RiskServiceConfig;
+use orders_router::RouterConfig;
+use orders_runtime::worker::{RetryConfig, WorkerConfig};
 use orders_runtime::{KafkaConfig, Shutdown};
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
@@ -85,6 +91,74 @@ impl TestEnv {
         running
     }
 
+    /// Worker settings for tests: fast retries so that exhausted retries take well under a second.
+    pub fn worker_config() -> WorkerConfig {
+        WorkerConfig {
+            max_in_flight: 256,
+            drain_timeout: Duration::from_secs(5),
+            retry: RetryConfig {
+                base: Duration::from_millis(20),
+                cap: Duration::from_millis(200),
+                attempts: 5,
+            },
+        }
+    }
+
+    /// Starts the enricher in group `t-<id>-enricher` with the given AI providers (none: local only).
+    pub fn spawn_enricher_with(&self, ai: orders_enricher::config::AiConfig) -> Running {
+        let config = EnricherConfig {
+            group: format!("t-{}-enricher", self.id),
+            catalogue: None,
+            print_config: false,
+            ai,
+            worker: Self::worker_config(),
+            kafka: self.kafka.clone(),
+        };
+        Running::spawn(|token| orders_enricher::run(config, token))
+    }
+
+    /// Starts the enricher with no AI provider configured (the local matcher answers).
+    pub fn spawn_enricher(&self) -> Running {
+        self.spawn_enricher_with(no_ai())
+    }
+
+    /// Starts the risk scorer in group `t-<id>-risk` with the default rules.
+    pub fn spawn_risk(&self) -> Running {
+        let config = RiskServiceConfig {
+            group: format!("t-{}-risk", self.id),
+            rules: None,
+            print_config: false,
+            worker: Self::worker_config(),
+            kafka: self.kafka.clone(),
+            db: self.db.clone(),
+        };
+        Running::spawn(|token| orders_risk::run(config, token))
+    }
+
+    /// Starts the router in group `t-<id>-router` with the built-in hubs.
+    pub fn spawn_router(&self) -> Running {
+        let config = RouterConfig {
+            group: format!("t-{}-router", self.id),
+            hubs: None,
+            print_config: false,
+            worker: Self::worker_config(),
+            kafka: self.kafka.clone(),
+            db: self.db.clone(),
+        };
+        Running::spawn(|token| orders_router::run(config, token))
+    }
+
+    /// The whole pipeline: ingress, projector, enricher (local only), risk scorer and router.
+    pub async fn spawn_pipeline(&self) -> Pipeline {
+        Pipeline {
+            ingress: self.spawn_ingress().await,
+            projector: self.spawn_projector(),
+            enricher: self.spawn_enricher(),
+            risk: self.spawn_risk(),
+            router: self.spawn_router(),
+        }
+    }
+
     /// Starts the projector in group `t-<id>-projector`.
     pub fn spawn_projector(&self) -> Running {
         let config = ProjectorConfig {
@@ -94,18 +168,62 @@ impl TestEnv {
             kafka: self.kafka.clone(),
             db: self.db.clone(),
         };
+        Running::spawn(|token| orders_projector::run(config, token))
+    }
+}
+
+/// AI settings with no provider: the enricher's local matcher answers every order.
+pub fn no_ai() -> orders_enricher::config::AiConfig {
+    orders_enricher::config::AiConfig {
+        primary_url: None,
+        primary_model: "test-model".into(),
+        primary_api_key: None,
+        secondary_url: None,
+        secondary_model: "test-model".into(),
+        secondary_api_key: None,
+        timeout: Duration::from_millis(500),
+        breaker_failures: 3,
+        breaker_open_for: Duration::from_secs(30),
+        breaker_trials: 1,
+    }
+}
+
+impl Running {
+    /// Runs the service `start` returns (given its shutdown token) on its own task.
+    pub fn spawn<S, F, E>(start: S) -> Running
+    where
+        S: FnOnce(Shutdown) -> F,
+        F: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
         let shutdown = Shutdown::new();
-        let token = shutdown.clone();
-        let task = tokio::spawn(async move {
-            orders_projector::run(config, token)
-                .await
-                .map_err(|e| e.to_string())
-        });
+        let service = start(shutdown.clone());
+        let task = tokio::spawn(async move { service.await.map_err(|e| e.to_string()) });
         Running {
             addr: None,
             shutdown,
             task,
         }
+    }
+}
+
+/// Every service of the pipeline, running in this process.
+pub struct Pipeline {
+    pub ingress: Running,
+    pub projector: Running,
+    pub enricher: Running,
+    pub risk: Running,
+    pub router: Running,
+}
+
+impl Pipeline {
+    /// Stops every service (workers first, then the projector, then the ingress).
+    pub async fn stop(self) {
+        self.router.stop().await;
+        self.risk.stop().await;
+        self.enricher.stop().await;
+        self.projector.stop().await;
+        self.ingress.stop().await;
     }
 }
 
@@ -177,6 +295,14 @@ async fn wait_serving(addr: SocketAddr) {
         },
     )
     .await
+}
+
+/// The test database's URL with its host and port replaced by `addr` (e.g. a [`proxy::TcpProxy`]).
+pub fn database_url_via(url: &str, addr: SocketAddr) -> String {
+    let config: tokio_postgres::Config = url.parse().expect("a PostgreSQL URL");
+    let user = config.get_user().unwrap_or("postgres");
+    let db = config.get_dbname().unwrap_or("orders_test");
+    format!("postgres://{user}@{addr}/{db}")
 }
 
 /// The test database's URL, creating the database if it is missing.

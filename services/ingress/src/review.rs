@@ -1,0 +1,125 @@
+//! `ReviewOrder`: a person's decision on a HELD order, appended as `OrderReviewed`.
+use chrono::Utc;
+use orders_events::{Event, EventMeta, OrderReviewed, Payload, ReviewDecision, ids};
+use orders_projections::apply::status;
+use orders_projections::queries;
+use orders_proto::v1;
+use tonic::{Request, Response, Status};
+
+use crate::requests::{self, Kind, Submission, Submitted};
+use crate::service::{OrderApi, caller, conflict, db_error, submit_error, trace_context};
+use crate::validate;
+
+/// Longest reviewer name.
+const MAX_REVIEWER: usize = 100;
+
+impl OrderApi {
+    pub(crate) async fn review(
+        &self,
+        request: Request<v1::ReviewOrderRequest>,
+    ) -> Result<Response<v1::ReviewOrderResponse>, Status> {
+        let caller = caller(&request, &self.default_caller)?;
+        let (traceparent, tracestate) = trace_context(&request);
+        let req = request.into_inner();
+        let mut v = validate::Violations::default();
+        v.idempotency_key(&req.idempotency_key);
+        let order_id = v.order_id("order_id", &req.order_id);
+        let decision = match v1::ReviewDecision::try_from(req.decision) {
+            Ok(v1::ReviewDecision::Approve) => Some(ReviewDecision::Approve),
+            Ok(v1::ReviewDecision::Reject) => Some(ReviewDecision::Reject),
+            _ => {
+                v.add(
+                    "decision",
+                    format!(
+                        "{} is not a decision; send REVIEW_DECISION_APPROVE or REVIEW_DECISION_REJECT",
+                        req.decision
+                    ),
+                );
+                None
+            }
+        };
+        let reviewer = v.text("reviewer", &req.reviewer, true, MAX_REVIEWER);
+        let comment = v.text("comment", &req.comment, false, validate::MAX_REASON);
+        let (order_id, decision) = v.finish((order_id, decision))?;
+        let (order_id, decision) = (order_id.expect("validated"), decision.expect("validated"));
+        let payload = OrderReviewed {
+            reviewer: reviewer.expect("validated"),
+            decision,
+            comment: comment.unwrap_or_default(),
+        };
+        let hash = requests::request_hash(
+            &serde_json::to_vec(&(order_id, &payload))
+                .map_err(|e| Status::internal(e.to_string()))?,
+        );
+        let event = Event::new(
+            order_id,
+            Payload::OrderReviewed(payload),
+            EventMeta {
+                occurred_at: Utc::now(),
+                causation_id: None,
+                correlation_id: None,
+                idempotency_key: ids::request_key("review", &caller, &req.idempotency_key),
+                producer: crate::service::PRODUCER.to_owned(),
+                traceparent,
+                tracestate,
+            },
+        );
+        let sub = Submission {
+            caller: &caller,
+            key: &req.idempotency_key,
+            kind: Kind::Review,
+            hash,
+            event,
+        };
+        // A retry of an accepted review must answer the same even though the order is no longer
+        // HELD, so the state is checked only for a key not seen before.
+        if !requests::known_request(&self.pool, &caller, &req.idempotency_key)
+            .await
+            .map_err(db_error)?
+        {
+            check_held(self, order_id).await?;
+        }
+        match requests::submit(&self.pool, &self.producer, &self.topic, &sub).await {
+            Ok(Submitted::Appended {
+                order_id,
+                event_id,
+                replayed,
+            }) => {
+                tracing::info!(%order_id, %event_id, replayed, ?decision, "order reviewed");
+                Ok(Response::new(v1::ReviewOrderResponse {
+                    order_id: order_id.to_string(),
+                    event_id: event_id.to_string(),
+                    replayed,
+                }))
+            }
+            Ok(Submitted::Conflict { order_id, kind }) => {
+                Err(conflict(&req.idempotency_key, order_id, kind))
+            }
+            Err(e) => Err(submit_error(e)),
+        }
+    }
+}
+
+async fn check_held(api: &OrderApi, order_id: uuid::Uuid) -> Result<(), Status> {
+    match queries::get_order(&api.pool, order_id)
+        .await
+        .map_err(db_error)?
+    {
+        Some(order) if order.status == status::HELD => Ok(()),
+        Some(order) => Err(Status::failed_precondition(format!(
+            "order {order_id} is {}, not HELD; only held orders can be reviewed",
+            order.status
+        ))),
+        None if requests::order_accepted(&api.pool, order_id)
+            .await
+            .map_err(db_error)? =>
+        {
+            Err(Status::failed_precondition(format!(
+                "order {order_id} is still being processed (not HELD yet); retry later"
+            )))
+        }
+        None => Err(Status::not_found(format!(
+            "order {order_id} does not exist"
+        ))),
+    }
+}
