@@ -94,13 +94,37 @@ fn pool_for(url: &str, schema: &str, size: usize) -> Result<Pool, DbError> {
             recycling_method: RecyclingMethod::Fast,
         },
     );
-    Pool::builder(manager)
+    let pool = Pool::builder(manager)
         .max_size(size)
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .wait_timeout(Some(std::time::Duration::from_secs(10)))
         .create_timeout(Some(std::time::Duration::from_secs(5)))
         .build()
-        .map_err(|e| DbError::Config(e.to_string()))
+        .map_err(|e| DbError::Config(e.to_string()))?;
+    close_idle_connections(&pool);
+    Ok(pool)
+}
+
+/// A connection unused for this long is closed, so that a burst does not keep the server's
+/// connection slots (100 by default) taken by idle connections for ever.
+const IDLE_CLOSE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Prunes idle connections every half [`IDLE_CLOSE`] while the pool exists (deadpool keeps them
+/// otherwise). Needs a Tokio runtime; outside one the pool keeps its connections.
+fn close_idle_connections(pool: &Pool) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let weak = pool.weak();
+    runtime.spawn(async move {
+        let mut tick = tokio::time::interval(IDLE_CLOSE / 2);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(pool) = weak.upgrade() else { return };
+            pool.retain(|_, metrics| metrics.last_used() < IDLE_CLOSE);
+        }
+    });
 }
 
 impl DbConfig {

@@ -23,6 +23,17 @@ pub struct KafkaConfig {
     /// Replication factor given to topics this service creates (use 3 on a production cluster).
     #[arg(long, env = "ORDERS_REPLICATION_FACTOR", default_value_t = 1)]
     pub replication_factor: i32,
+    /// Longest time a consumer's fetch waits for records (librdkafka `fetch.wait.max.ms`). Apache
+    /// Kafka and Redpanda answer a fetch as soon as records arrive, so this only bounds idle polls
+    /// there; tansu 0.6 waits the whole time, so it is also the latency of every hop, and each idle
+    /// consumer costs tansu CPU in proportion to 1 / this value.
+    #[arg(long, env = "ORDERS_FETCH_WAIT_MS", default_value_t = 100)]
+    pub fetch_wait_ms: u32,
+    /// How long a producer waits to fill a batch (librdkafka `linger.ms`). Every produce request
+    /// costs the broker a write (one SQLite transaction on tansu), so a few milliseconds of
+    /// batching buy throughput at a latency cost of the same few milliseconds.
+    #[arg(long, env = "ORDERS_LINGER_MS", default_value_t = 5)]
+    pub linger_ms: u32,
     /// Extra librdkafka properties, `key=value` separated by commas (e.g. TLS or SASL settings).
     #[arg(long, env = "ORDERS_KAFKA_PROPERTIES", default_value = "")]
     pub extra_properties: String,
@@ -37,6 +48,8 @@ impl KafkaConfig {
             dlq_topic: "orders.dlq".into(),
             partitions: 12,
             replication_factor: 1,
+            fetch_wait_ms: 100,
+            linger_ms: 5,
             extra_properties: String::new(),
         }
     }

@@ -29,7 +29,7 @@ pub fn producer(cfg: &KafkaConfig, client_id: &str) -> Result<FutureProducer, Ru
         .set("enable.idempotence", "true")
         .set("compression.type", "lz4")
         // Ingress answers only after the ack, so batching delay is user-visible latency: keep it short.
-        .set("linger.ms", "1")
+        .set("linger.ms", cfg.linger_ms.to_string())
         .set("message.timeout.ms", "30000");
     c.create().map_err(|source| RuntimeError::Client {
         brokers: cfg.brokers.clone(),
@@ -51,8 +51,8 @@ pub fn consumer<C: ConsumerContext + 'static>(
         .set("enable.auto.offset.store", "false")
         .set("auto.commit.interval.ms", "1000")
         .set("auto.offset.reset", "earliest")
-        // The default 500 ms fetch wait costs ~400 ms per hop on some brokers; 10 ms keeps latency low.
-        .set("fetch.wait.max.ms", "10")
+        // See KafkaConfig::fetch_wait_ms: on tansu this is per-hop latency against idle broker CPU.
+        .set("fetch.wait.max.ms", cfg.fetch_wait_ms.to_string())
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
         .set("max.poll.interval.ms", "300000");
