@@ -39,7 +39,16 @@ impl Stranded {
             self.last = None;
             return;
         }
-        let Some(progress) = tokio::task::block_in_place(|| unread(consumer, topic)) else {
+        // The broker calls block for up to a few seconds: keep them off the async workers where the
+        // runtime allows it (a current-thread runtime, as in some tests, just waits).
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let progress = if multi_thread {
+            tokio::task::block_in_place(|| unread(consumer, topic))
+        } else {
+            unread(consumer, topic)
+        };
+        let Some(progress) = progress else {
             return;
         };
         let lagging = progress.values().any(|(_, lag)| *lag > 0);
