@@ -3,7 +3,7 @@
 STACK := bash scripts/stack.sh
 
 .DEFAULT_GOAL := help
-.PHONY: help up down demo test lint build logs status clean-state
+.PHONY: help up down demo test lint build logs status clean-state bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,3 +34,6 @@ status: ## which of our processes run
 
 clean-state: ## make down, stop a private PostgreSQL, remove .local/
 	@$(STACK) clean-state
+
+bench: ## benchmark at 100, 500, 1000 orders/s (BENCH_RATES, BENCH_SECS) on a separate broker; see docs/performance.md
+	@bash scripts/bench.sh

@@ -22,7 +22,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STATE_DIR="$ROOT/.local"
+STATE_DIR="${ORDERS_STATE_DIR:-$ROOT/.local}"
 LOG_DIR="$STATE_DIR/logs"
 RUN_DIR="$STATE_DIR/run"
 TANSU_DIR="$STATE_DIR/tansu"
