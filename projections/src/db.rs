@@ -159,6 +159,10 @@ pub enum DbError {
     Config(String),
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// Every pooled connection stayed busy for the pool's wait timeout (10 s): overload, not an
+    /// outage of the database.
+    #[error("every pooled database connection stayed busy for the pool's wait timeout")]
+    Busy,
     /// A dead letter was not acknowledged; the batch is retried.
     #[error("dead-letter topic unavailable: {0}")]
     DeadLetter(String),
@@ -208,7 +212,7 @@ impl DbError {
     pub fn is_retryable(&self) -> bool {
         match self {
             DbError::Config(_) | DbError::MigrationEdited { .. } => false,
-            DbError::Unavailable(_) | DbError::DeadLetter(_) => true,
+            DbError::Unavailable(_) | DbError::DeadLetter(_) | DbError::Busy => true,
             DbError::Query(e) => match e.code() {
                 None => true, // I/O, closed connection, timeout
                 Some(code) => {
@@ -229,6 +233,9 @@ impl From<deadpool_postgres::PoolError> for DbError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         match e {
             deadpool_postgres::PoolError::Backend(e) => DbError::Query(e),
+            deadpool_postgres::PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => {
+                DbError::Busy
+            }
             other => DbError::Unavailable(other.to_string()),
         }
     }

@@ -60,8 +60,8 @@ pub(crate) fn submit_error(e: SubmitError) -> Status {
         SubmitError::Append(e) => {
             tracing::error!(error = %e, "append failed");
             Status::unavailable(
-                "the order log did not acknowledge the write; nothing was accepted. \
-                 Retry with the same idempotency key",
+                "the order log did not acknowledge the write in time; retry with the same \
+                 idempotency key (a retry never creates a second order)",
             )
         }
         SubmitError::Db(e) => db_error(e),
@@ -69,6 +69,13 @@ pub(crate) fn submit_error(e: SubmitError) -> Status {
 }
 
 pub(crate) fn db_error(e: orders_projections::DbError) -> Status {
+    if let orders_projections::DbError::Busy = e {
+        tracing::warn!("shedding a call: every database connection is held by a write in flight");
+        return Status::resource_exhausted(
+            "the ingress is at capacity: every connection is held by a write waiting for the order \
+             log; retry with the same idempotency key after a short backoff",
+        );
+    }
     tracing::error!(error = %e, "database error");
     if e.is_retryable() {
         Status::unavailable("the database is unavailable; retry shortly")

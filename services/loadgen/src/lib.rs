@@ -295,7 +295,12 @@ where
     let mut attempt = 1;
     loop {
         match call().await {
-            Err(status) if status.code() == tonic::Code::Unavailable && attempt < attempts => {
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::Unavailable | tonic::Code::ResourceExhausted
+                ) && attempt < attempts =>
+            {
                 let backoff = Duration::from_millis(100 << (attempt - 1).min(5)).min(MAX_BACKOFF);
                 tokio::time::sleep(backoff.mul_f64(fastrand::f64())).await;
                 attempt += 1;
