@@ -17,6 +17,7 @@
 # Configuration (environment, with defaults): KAFKA_BROKERS, DATABASE_URL,
 # TEST_DATABASE_URL, ORDERS_GRPC_ADDR, ORDERS_DB_SCHEMA, RUST_LOG, TANSU_LOG (warn), and
 # ORDERS_PG_MODE=auto|local|embedded, ORDERS_PG_EMBEDDED_PORT (5433),
+# TEST_KAFKA_BROKERS (127.0.0.1:9192, the tests' own broker, state in .local/test),
 # ORDERS_WORKER_DB_POOL_SIZE (16: the risk scorer's and router's pools, so that all
 # services together stay under PostgreSQL's default max_connections of 100).
 set -euo pipefail
@@ -614,7 +615,8 @@ cmd_demo() {
     # 100/s: what this stack sustains on a 2-core machine with tansu as the broker (docs/performance.md).
     local orders="${DEMO_ORDERS:-1000}" rate="${DEMO_RATE:-100}" wait="${DEMO_WAIT_SECS:-600}" rc=0
     log "demo: orders-loadgen --orders $orders --rate $rate --wait-secs $wait"
-    "$ROOT/target/release/orders-loadgen" --orders "$orders" --rate "$rate" --wait-secs "$wait" || rc=$?
+    "$ROOT/target/release/orders-loadgen" --orders "$orders" --rate "$rate" --wait-secs "$wait" \
+        --attempts "${DEMO_ATTEMPTS:-20}" || rc=$?
     ((rc == 0)) || warn "orders-loadgen exited with $rc (service logs: make logs)"
     return "$rc"
 }
@@ -637,7 +639,16 @@ cmd_lint() {
 
 # Tests start the services in-process; they need the broker and the database.
 # The broker is left running afterwards (CI ends all processes at the end).
+# Tests get their own broker, wiped before every run: every test creates topics, and tansu slows
+# down as its SQLite file grows, so sharing the dev broker would slow both tests and demos.
 cmd_test() {
+    if [[ -z "${ORDERS_TEST_STACK:-}" ]]; then
+        ORDERS_TEST_STACK=1 ORDERS_STATE_DIR="$ROOT/.local/test" \
+            KAFKA_BROKERS="${TEST_KAFKA_BROKERS:-127.0.0.1:9192}" exec bash "${BASH_SOURCE[0]}" test
+    fi
+    stop_process tansu tansu
+    rm -rf "$TANSU_DIR"
+    trap 'stop_process tansu tansu' EXIT
     ensure_infra
     cmd_lint
     log "cargo test --workspace (DATABASE_URL=$TEST_DATABASE_URL, KAFKA_BROKERS=$KAFKA_BROKERS)"
