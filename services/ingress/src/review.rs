@@ -6,8 +6,8 @@ use orders_projections::queries;
 use orders_proto::v1;
 use tonic::{Request, Response, Status};
 
-use crate::requests::{self, Kind, Submission, Submitted};
-use crate::service::{OrderApi, caller, conflict, db_error, submit_error, trace_context};
+use crate::requests::{self, Kind, Submission};
+use crate::service::{OrderApi, caller, db_error, trace_context};
 use crate::validate;
 
 /// Longest reviewer name.
@@ -79,24 +79,13 @@ impl OrderApi {
         {
             check_held(self, order_id).await?;
         }
-        match requests::submit(&self.pool, &self.producer, &self.topic, &sub).await {
-            Ok(Submitted::Appended {
-                order_id,
-                event_id,
-                replayed,
-            }) => {
-                tracing::info!(%order_id, %event_id, replayed, ?decision, "order reviewed");
-                Ok(Response::new(v1::ReviewOrderResponse {
-                    order_id: order_id.to_string(),
-                    event_id: event_id.to_string(),
-                    replayed,
-                }))
-            }
-            Ok(Submitted::Conflict { order_id, kind }) => {
-                Err(conflict(&req.idempotency_key, order_id, kind))
-            }
-            Err(e) => Err(submit_error(e)),
-        }
+        let (order_id, event_id, replayed) = self.submit(&sub, &req.idempotency_key).await?;
+        tracing::info!(%order_id, %event_id, replayed, ?decision, "order reviewed");
+        Ok(Response::new(v1::ReviewOrderResponse {
+            order_id: order_id.to_string(),
+            event_id: event_id.to_string(),
+            replayed,
+        }))
     }
 }
 

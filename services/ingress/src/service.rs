@@ -84,6 +84,26 @@ pub(crate) fn db_error(e: orders_projections::DbError) -> Status {
     }
 }
 
+impl OrderApi {
+    /// Submits through the idempotency store: the ids and whether an earlier call had appended it,
+    /// or the status a conflict or failure answers with.
+    pub(crate) async fn submit(
+        &self,
+        sub: &Submission<'_>,
+        key: &str,
+    ) -> Result<(uuid::Uuid, uuid::Uuid, bool), Status> {
+        match requests::submit(&self.pool, &self.producer, &self.topic, sub).await {
+            Ok(Submitted::Appended {
+                order_id,
+                event_id,
+                replayed,
+            }) => Ok((order_id, event_id, replayed)),
+            Ok(Submitted::Conflict { order_id, kind }) => Err(conflict(key, order_id, kind)),
+            Err(e) => Err(submit_error(e)),
+        }
+    }
+}
+
 pub(crate) fn conflict(key: &str, order_id: uuid::Uuid, kind: &str) -> Status {
     Status::already_exists(format!(
         "idempotency key {key:?} was already used by this caller for a different {kind} request \
@@ -126,25 +146,14 @@ impl OrderService for OrderApi {
             hash,
             event,
         };
-        match requests::submit(&self.pool, &self.producer, &self.topic, &sub).await {
-            Ok(Submitted::Appended {
-                order_id,
-                event_id,
-                replayed,
-            }) => {
-                tracing::info!(%order_id, %event_id, replayed, "order accepted");
-                Ok(Response::new(v1::PlaceOrderResponse {
-                    order_id: order_id.to_string(),
-                    event_id: event_id.to_string(),
-                    status: v1::place_order_response::Status::Accepted as i32,
-                    replayed,
-                }))
-            }
-            Ok(Submitted::Conflict { order_id, kind }) => {
-                Err(conflict(&req.idempotency_key, order_id, kind))
-            }
-            Err(e) => Err(submit_error(e)),
-        }
+        let (order_id, event_id, replayed) = self.submit(&sub, &req.idempotency_key).await?;
+        tracing::info!(%order_id, %event_id, replayed, "order accepted");
+        Ok(Response::new(v1::PlaceOrderResponse {
+            order_id: order_id.to_string(),
+            event_id: event_id.to_string(),
+            status: v1::place_order_response::Status::Accepted as i32,
+            replayed,
+        }))
     }
 
     async fn cancel_order(
@@ -192,24 +201,13 @@ impl OrderService for OrderApi {
             hash,
             event,
         };
-        match requests::submit(&self.pool, &self.producer, &self.topic, &sub).await {
-            Ok(Submitted::Appended {
-                order_id,
-                event_id,
-                replayed,
-            }) => {
-                tracing::info!(%order_id, %event_id, replayed, "cancellation requested");
-                Ok(Response::new(v1::CancelOrderResponse {
-                    order_id: order_id.to_string(),
-                    event_id: event_id.to_string(),
-                    replayed,
-                }))
-            }
-            Ok(Submitted::Conflict { order_id, kind }) => {
-                Err(conflict(&req.idempotency_key, order_id, kind))
-            }
-            Err(e) => Err(submit_error(e)),
-        }
+        let (order_id, event_id, replayed) = self.submit(&sub, &req.idempotency_key).await?;
+        tracing::info!(%order_id, %event_id, replayed, "cancellation requested");
+        Ok(Response::new(v1::CancelOrderResponse {
+            order_id: order_id.to_string(),
+            event_id: event_id.to_string(),
+            replayed,
+        }))
     }
 
     async fn review_order(
