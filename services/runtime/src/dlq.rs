@@ -31,6 +31,10 @@ pub mod names {
     pub const REDRIVE: &str = "redrive.count";
     /// On a redriven record in `orders.events`: the only consumer group that processes it.
     pub const REDRIVE_GROUP: &str = "redrive.group";
+    /// On a redriven record: the dead letter it was sent from, `<dlq topic>/<partition>@<offset>`.
+    pub const REDRIVE_ID: &str = "redrive.id";
+    /// On a redriven record: the `ordersctl dlq redrive` run that sent it.
+    pub const REDRIVE_RUN: &str = "redrive.run";
 }
 
 /// Whether retrying could have helped.

@@ -63,6 +63,22 @@ pub fn consumer<C: ConsumerContext + 'static>(
         })
 }
 
+/// A consumer that reads partitions it is assigned and nothing else: it joins no group and commits
+/// nothing, so tools can read the log without disturbing the services' consumer groups. (A group
+/// id is still set, unique per client, because librdkafka wants one; it is never used.)
+pub fn reader(cfg: &KafkaConfig, client_id: &str) -> Result<StreamConsumer, RuntimeError> {
+    let mut c = base(cfg, client_id)?;
+    c.set("group.id", format!("{client_id}-{}", uuid::Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "true")
+        .set("fetch.wait.max.ms", cfg.fetch_wait_ms.min(50).to_string());
+    c.create().map_err(|source| RuntimeError::Client {
+        brokers: cfg.brokers.clone(),
+        source: Box::new(source),
+    })
+}
+
 /// An admin client for topic management.
 pub fn admin(cfg: &KafkaConfig) -> Result<AdminClient<DefaultClientContext>, RuntimeError> {
     base(cfg, "orders-admin")?

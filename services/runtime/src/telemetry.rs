@@ -22,3 +22,14 @@ pub fn init(service: &'static str) {
         tracing::debug!(service, "telemetry initialised");
     }
 }
+
+/// Logging for command-line tools: human-readable warnings on stderr (stdout is the tool's
+/// output); `RUST_LOG` raises the level.
+pub fn init_tool() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

@@ -3,12 +3,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use chrono::Utc;
 use orders_events::headers::names;
-use orders_events::{
-    Address, Channel, Event, EventMeta, EventType, GeoPoint, LineItem, OrderCancellationRejected,
-    OrderPlaced, Payload, PlacedLine,
-};
+use orders_events::{Event, EventType, OrderCancellationRejected, Payload};
 use orders_runtime::dlq::{ErrorClass, Provenance};
 use orders_runtime::worker::{self, Handler, HandlerError};
 use orders_runtime::{Record, Shutdown, kafka, produce};
@@ -92,46 +88,7 @@ fn placed(customer: &str) -> Event {
 
 /// An OrderPlaced of `order_id` (events of one order share a partition, so they are read in order).
 fn placed_in(customer: &str, order_id: Uuid) -> Event {
-    let payload = OrderPlaced {
-        customer_id: customer.into(),
-        caller: "test".into(),
-        channel: Channel::Api,
-        currency: "NPR".into(),
-        lines: vec![PlacedLine {
-            line_no: 1,
-            item: LineItem::Text {
-                text: "1 kg rice".into(),
-            },
-        }],
-        delivery_address: Address {
-            contact_name: None,
-            contact_phone: None,
-            line1: "Main Road".into(),
-            line2: None,
-            city: "Kathmandu".into(),
-            district: None,
-            postal_code: None,
-            country_code: "NP".into(),
-            location: GeoPoint {
-                latitude: 27.7,
-                longitude: 85.3,
-            },
-        },
-        notes: None,
-    };
-    Event::new(
-        order_id,
-        Payload::OrderPlaced(payload),
-        EventMeta {
-            occurred_at: Utc::now(),
-            causation_id: None,
-            correlation_id: None,
-            idempotency_key: format!("place:test:{}", Uuid::new_v4()),
-            producer: "test".into(),
-            traceparent: None,
-            tracestate: None,
-        },
-    )
+    orders_testkit::placed_event(customer, order_id)
 }
 
 fn follow_ups_of(records: &[Record], source: Uuid) -> Vec<Record> {

@@ -63,18 +63,25 @@ impl TestEnv {
 
     /// Starts the ingress on 127.0.0.1:0 and waits until its health check answers SERVING.
     pub async fn spawn_ingress(&self) -> Running {
+        self.spawn_ingress_with(|_| {}).await
+    }
+
+    /// [`TestEnv::spawn_ingress`] with the configuration changed by `adjust` first.
+    pub async fn spawn_ingress_with(&self, adjust: impl FnOnce(&mut IngressConfig)) -> Running {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
-        let config = IngressConfig {
+        let mut config = IngressConfig {
             grpc_addr: addr.to_string(),
             max_message_bytes: 256 * 1024,
+            max_writes_in_flight: 256,
             default_caller: "test".into(),
             print_config: false,
             kafka: self.kafka.clone(),
             db: self.db.clone(),
         };
+        adjust(&mut config);
         let shutdown = Shutdown::new();
         let token = shutdown.clone();
         let task = tokio::spawn(async move {
@@ -339,6 +346,54 @@ pub async fn database_url() -> String {
         }
     }
     url
+}
+
+/// An `OrderPlaced` event of `order_id` for `customer` (one text line), for tests that write to the
+/// log directly rather than through the ingress.
+pub fn placed_event(customer: &str, order_id: uuid::Uuid) -> orders_events::Event {
+    use orders_events::{
+        Address, Channel, Event, EventMeta, GeoPoint, LineItem, OrderPlaced, Payload, PlacedLine,
+    };
+    let payload = OrderPlaced {
+        customer_id: customer.into(),
+        caller: "test".into(),
+        channel: Channel::Api,
+        currency: "NPR".into(),
+        lines: vec![PlacedLine {
+            line_no: 1,
+            item: LineItem::Text {
+                text: "1 kg rice".into(),
+            },
+        }],
+        delivery_address: Address {
+            contact_name: None,
+            contact_phone: None,
+            line1: "Main Road".into(),
+            line2: None,
+            city: "Kathmandu".into(),
+            district: None,
+            postal_code: None,
+            country_code: "NP".into(),
+            location: GeoPoint {
+                latitude: 27.7,
+                longitude: 85.3,
+            },
+        },
+        notes: None,
+    };
+    Event::new(
+        order_id,
+        Payload::OrderPlaced(payload),
+        EventMeta {
+            occurred_at: chrono::Utc::now(),
+            causation_id: None,
+            correlation_id: None,
+            idempotency_key: format!("place:test:{}", uuid::Uuid::new_v4()),
+            producer: "test".into(),
+            traceparent: None,
+            tracestate: None,
+        },
+    )
 }
 
 /// A valid PlaceOrder request; tests change what they need.
