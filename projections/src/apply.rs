@@ -35,6 +35,10 @@ pub struct Projection {
     dead_letters: Option<DeadLetterSink>,
     /// Months whose `orders` partition is known to exist.
     months: Mutex<HashSet<(i32, u32)>>,
+    /// The `projection_offsets` table the loop's positions were read from. A cutover
+    /// (`ordersctl projection cutover`) moves rebuilt tables into the schema: a batch that finds
+    /// another table there is rolled back and the loop re-reads the offsets (the new store's).
+    offsets_table: Mutex<Option<u32>>,
 }
 
 /// What happened to one record of a batch.
@@ -53,6 +57,7 @@ impl Projection {
             name: name.into(),
             dead_letters: None,
             months: Mutex::new(HashSet::new()),
+            offsets_table: Mutex::new(None),
         }
     }
 
@@ -98,6 +103,10 @@ impl Projection {
             }
         }
         self.store_offsets(&tx, batch).await?;
+        // Last, so that a cutover committed while this batch waited on its locks is seen here.
+        if self.offsets_table_now(&tx).await? != self.known_offsets_table() {
+            return Err(DbError::Moved);
+        }
         // Dead letters are acknowledged before the offsets commit: a crash in between sends them
         // again (a duplicate dead letter, same provenance) but never loses one.
         if let Some(sink) = &self.dead_letters {
@@ -246,13 +255,36 @@ impl Projection {
         Ok(())
     }
 
-    /// Stored next offsets of `topic` for this projection.
+    async fn offsets_table_now(
+        &self,
+        client: &impl deadpool_postgres::GenericClient,
+    ) -> Result<Option<u32>, DbError> {
+        let row = client
+            .query_one("SELECT to_regclass('projection_offsets')::oid", &[])
+            .await?;
+        Ok(row.get(0))
+    }
+
+    fn known_offsets_table(&self) -> Option<u32> {
+        *self.offsets_table.lock().expect("offsets table poisoned")
+    }
+
+    /// Stored next offsets of `topic` for this projection. Remembers which table they came from;
+    /// when it is another one than before (a cutover), the month partitions are looked up anew.
     pub async fn offsets(
         &self,
         topic: &str,
         partitions: &[i32],
     ) -> Result<HashMap<i32, i64>, DbError> {
         let client = self.pool.get().await?;
+        let table = self.offsets_table_now(&client).await?;
+        let previous = std::mem::replace(
+            &mut *self.offsets_table.lock().expect("offsets table poisoned"),
+            table,
+        );
+        if previous.is_some() && previous != table {
+            self.months.lock().expect("month cache poisoned").clear();
+        }
         let rows = client
             .query(
                 "SELECT kafka_partition, next_offset FROM projection_offsets \
@@ -281,7 +313,9 @@ impl BatchHandler for Projection {
 }
 
 fn to_batch_error(e: DbError) -> BatchError {
-    if e.is_retryable() {
+    if let DbError::Moved = e {
+        BatchError::moved(e.to_string())
+    } else if e.is_retryable() {
         BatchError::transient(e.to_string())
     } else {
         BatchError::permanent(e.to_string())

@@ -163,6 +163,10 @@ pub enum DbError {
     /// outage of the database.
     #[error("every pooled database connection stayed busy for the pool's wait timeout")]
     Busy,
+    /// The read models were replaced under the projection (a cutover to rebuilt tables); the batch
+    /// was rolled back and the stored offsets must be read again.
+    #[error("the read models were replaced (projection cutover); re-reading the stored offsets")]
+    Moved,
     /// A dead letter was not acknowledged; the batch is retried.
     #[error("dead-letter topic unavailable: {0}")]
     DeadLetter(String),
@@ -211,7 +215,7 @@ impl DbError {
     /// conflicts, the server shutting down. False for errors in the SQL or the data.
     pub fn is_retryable(&self) -> bool {
         match self {
-            DbError::Config(_) | DbError::MigrationEdited { .. } => false,
+            DbError::Config(_) | DbError::MigrationEdited { .. } | DbError::Moved => false,
             DbError::Unavailable(_) | DbError::DeadLetter(_) | DbError::Busy => true,
             DbError::Query(e) => match e.code() {
                 None => true, // I/O, closed connection, timeout

@@ -79,6 +79,37 @@ pub enum Command {
     },
 }
 
+/// Set by Ctrl-C while a long command runs; the command stops at a safe point and says how to resume.
+pub struct Interrupt {
+    flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+impl Interrupt {
+    pub fn watch() -> Interrupt {
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = {
+            let flag = flag.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            })
+        };
+        Interrupt { flag, watcher }
+    }
+
+    pub fn requested(&self) -> bool {
+        self.flag.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Interrupt {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
+}
+
 /// Everything a command needs to reach the stack.
 pub struct Ctx {
     pub kafka: KafkaConfig,

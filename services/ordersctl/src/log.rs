@@ -199,6 +199,17 @@ impl LogReader {
         result
     }
 
+    /// Up to `max` records of `ranges` (fewer at their end).
+    pub async fn read_chunk(&self, ranges: &[Range], max: usize) -> Result<Vec<Record>, CtlError> {
+        let mut out = Vec::new();
+        self.read(ranges, |r| {
+            out.push(r);
+            out.len() < max
+        })
+        .await?;
+        Ok(out)
+    }
+
     /// Every record of the topic between the watermarks at the time of the call.
     pub async fn read_all(&self, each: impl FnMut(Record) -> bool) -> Result<(), CtlError> {
         let ranges: Vec<Range> = self

@@ -10,6 +10,8 @@
 //!   the failure is transient (a database outage pauses the projection instead of losing records);
 //! - after a batch is applied, stores its offsets for the group's background commit, so the group's
 //!   committed offset (what lag monitors read) follows the handler's;
+//! - when the handler reports that its stored positions moved under it (a projection cut over to
+//!   rebuilt read models), drops the batch, reads the stored offsets again and seeks there;
 //! - on shutdown, finishes the batch in hand, commits, and returns.
 use std::collections::HashMap;
 use std::future::Future;
@@ -33,6 +35,9 @@ pub struct BatchError {
     /// True for outages (database unreachable, timeouts): the loop pauses and retries the batch.
     /// False for bugs and broken invariants: the loop stops and the service exits with the error.
     pub retryable: bool,
+    /// The handler's store was replaced (its stored offsets are no longer the ones the loop read):
+    /// the batch was not applied, and the loop must position every partition anew.
+    pub moved: bool,
     pub message: String,
 }
 
@@ -40,15 +45,33 @@ impl BatchError {
     pub fn transient(message: impl Into<String>) -> Self {
         Self {
             retryable: true,
+            moved: false,
             message: message.into(),
         }
     }
     pub fn permanent(message: impl Into<String>) -> Self {
         Self {
             retryable: false,
+            moved: false,
             message: message.into(),
         }
     }
+    pub fn moved(message: impl Into<String>) -> Self {
+        Self {
+            retryable: false,
+            moved: true,
+            message: message.into(),
+        }
+    }
+}
+
+/// How applying a batch ended.
+enum Applied {
+    Done,
+    /// Shutdown interrupted a retry; nothing of the batch was stored.
+    Stopped,
+    /// The handler's stored positions moved; nothing of the batch was stored.
+    Moved,
 }
 
 /// What a projection supplies to the loop.
@@ -202,17 +225,23 @@ pub async fn run<H: BatchHandler>(
             }
         }
         apply_rebalances(consumer.context(), &mut positions);
-        if !resolve_positions(handler, topic, &batch, &mut positions, cfg, &shutdown).await? {
+        let partitions: Vec<i32> = batch.iter().map(|r| r.partition).collect();
+        if !resolve_positions(handler, topic, &partitions, &mut positions, cfg, &shutdown).await? {
             break;
         }
         let accepted = admit(&consumer, topic, batch, &mut positions);
         if accepted.is_empty() {
             continue;
         }
-        if !apply_with_retry(handler, &accepted, cfg, &shutdown).await? {
-            break;
+        match apply_with_retry(handler, &accepted, cfg, &shutdown).await? {
+            Applied::Done => store_offsets(&consumer, topic, &accepted),
+            Applied::Stopped => break,
+            Applied::Moved => {
+                if !reposition(handler, &consumer, topic, &mut positions, cfg, &shutdown).await? {
+                    break;
+                }
+            }
         }
-        store_offsets(&consumer, topic, &accepted);
     }
     // Flush what is stored so a restarted or rebalanced consumer starts where this one stopped.
     if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
@@ -234,19 +263,19 @@ fn apply_rebalances(log: &RebalanceLog, positions: &mut HashMap<i32, Position>) 
     }
 }
 
-/// Reads the stored offsets of partitions in `batch` whose position is not known yet. Returns false
-/// when shutdown interrupted a retry.
+/// Reads the stored offsets of those of `partitions` whose position is not known yet. Returns
+/// false when shutdown interrupted a retry.
 async fn resolve_positions<H: BatchHandler>(
     handler: &H,
     topic: &str,
-    batch: &[Record],
+    partitions: &[i32],
     positions: &mut HashMap<i32, Position>,
     cfg: &BatchConfig,
     shutdown: &Shutdown,
 ) -> Result<bool, RuntimeError> {
-    let mut unknown: Vec<i32> = batch
+    let mut unknown: Vec<i32> = partitions
         .iter()
-        .map(|r| r.partition)
+        .copied()
         .filter(|p| matches!(positions.get(p), None | Some(Position::Unknown)))
         .collect();
     unknown.sort_unstable();
@@ -327,23 +356,66 @@ fn admit<C: ConsumerContext + 'static>(
     accepted
 }
 
-/// Returns false when shutdown interrupted a retry (nothing of the batch was stored).
+/// Reads the stored offsets of every assigned partition again and seeks each there, so the loop
+/// carries on from the handler's new store (records already fetched are skipped until the seek
+/// lands). Returns false when shutdown interrupted it.
+async fn reposition<H: BatchHandler, C: ConsumerContext + 'static>(
+    handler: &H,
+    consumer: &StreamConsumer<C>,
+    topic: &str,
+    positions: &mut HashMap<i32, Position>,
+    cfg: &BatchConfig,
+    shutdown: &Shutdown,
+) -> Result<bool, RuntimeError> {
+    let assigned: Vec<i32> = positions.keys().copied().collect();
+    for p in &assigned {
+        positions.insert(*p, Position::Unknown);
+    }
+    if !resolve_positions(handler, topic, &assigned, positions, cfg, shutdown).await? {
+        return Ok(false);
+    }
+    for p in assigned {
+        if let Some(Position::Fresh(stored)) = positions.get(&p).copied() {
+            tracing::info!(
+                topic,
+                partition = p,
+                to = stored,
+                "store replaced; seeking to its offset"
+            );
+            let next = match consumer.seek(topic, p, Offset::Offset(stored), Duration::from_secs(5))
+            {
+                Ok(()) => Position::Seeking(stored),
+                Err(e) => {
+                    tracing::warn!(topic, partition = p, error = %e, "seek failed; will retry");
+                    Position::Fresh(stored)
+                }
+            };
+            positions.insert(p, next);
+        }
+    }
+    Ok(true)
+}
+
 async fn apply_with_retry<H: BatchHandler>(
     handler: &H,
     batch: &[Record],
     cfg: &BatchConfig,
     shutdown: &Shutdown,
-) -> Result<bool, RuntimeError> {
+) -> Result<Applied, RuntimeError> {
     let mut delays = backoff(cfg);
     loop {
         match handler.apply(batch).await {
-            Ok(()) => return Ok(true),
+            Ok(()) => return Ok(Applied::Done),
+            Err(e) if e.moved => {
+                tracing::warn!(error = %e, "stored positions moved; repositioning");
+                return Ok(Applied::Moved);
+            }
             Err(e) if e.retryable => {
                 let delay = delays.next().unwrap_or(cfg.retry_cap);
                 tracing::warn!(records = batch.len(), first = %batch[0].position(), error = %e,
                     retry_in_ms = delay.as_millis() as u64, "batch failed; pausing before retry");
                 if !pause(delay, shutdown).await {
-                    return Ok(false);
+                    return Ok(Applied::Stopped);
                 }
             }
             Err(e) => {

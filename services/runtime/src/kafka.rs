@@ -72,6 +72,7 @@ pub fn reader(cfg: &KafkaConfig, client_id: &str) -> Result<StreamConsumer, Runt
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
+        .set("auto.offset.reset", "earliest")
         .set("fetch.wait.max.ms", cfg.fetch_wait_ms.min(50).to_string());
     c.create().map_err(|source| RuntimeError::Client {
         brokers: cfg.brokers.clone(),

@@ -7,8 +7,6 @@
 //! from that offset on before sending it again.
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Args;
@@ -157,15 +155,7 @@ pub async fn run(ctx: &Ctx, args: RedriveArgs) -> Result<(), CtlError> {
     )
     .await?;
     report.run_id = Some(run.id);
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let watcher = {
-        let flag = interrupted.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                flag.store(true, Ordering::SeqCst);
-            }
-        })
-    };
+    let interrupt = crate::Interrupt::watch();
     let sender = Sender {
         producer: orders_runtime::kafka::producer(&ctx.kafka, "ordersctl")?,
         run_id: run.id.to_string(),
@@ -176,7 +166,7 @@ pub async fn run(ctx: &Ctx, args: RedriveArgs) -> Result<(), CtlError> {
     let mut readers: BTreeMap<String, LogReader> = BTreeMap::new();
     let result: Result<(), CtlError> = async {
         for d in &chosen {
-            if interrupted.load(Ordering::SeqCst) {
+            if interrupt.requested() {
                 break;
             }
             let p = d.provenance.as_ref().expect("chosen ones have provenance");
@@ -216,8 +206,7 @@ pub async fn run(ctx: &Ctx, args: RedriveArgs) -> Result<(), CtlError> {
     }
     .await;
     bar.finish_and_clear();
-    watcher.abort();
-    let was_interrupted = interrupted.load(Ordering::SeqCst);
+    let was_interrupted = interrupt.requested();
     let outcome = match (&result, was_interrupted) {
         (Err(_), _) => "failed",
         (Ok(()), true) => "interrupted",

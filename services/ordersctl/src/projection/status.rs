@@ -2,18 +2,11 @@
 //! models, the log end, and the lag in records and in seconds (age of the oldest record not yet
 //! projected).
 use chrono::{DateTime, TimeZone, Utc};
-use clap::Subcommand;
 use serde::Serialize;
 
 use crate::log::{LogReader, Range};
 use crate::output::{self, emit, table};
 use crate::{CtlError, Ctx};
-
-#[derive(Debug, Subcommand)]
-pub enum ProjectionCommand {
-    /// Stored offset, log end and lag per projection and partition.
-    Status,
-}
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct PartitionStatus {
@@ -28,8 +21,7 @@ pub struct PartitionStatus {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-pub async fn run(ctx: &Ctx, cmd: ProjectionCommand) -> Result<(), CtlError> {
-    let ProjectionCommand::Status = cmd;
+pub async fn run(ctx: &Ctx) -> Result<(), CtlError> {
     let rows = status(ctx).await?;
     emit(ctx.format, &rows, || {
         let mut t = table(&[
