@@ -42,6 +42,9 @@ fresh_stack() {
 }
 
 mkdir -p "$OUT"
+log "building the release binaries and the raw broker benchmark"
+(cd "$ROOT" && cargo build --release --locked -p orders-bench)
+"${STACK[@]}" build >/dev/null
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 report="$OUT/$stamp.md"
 {
@@ -67,7 +70,8 @@ for rate in $RATES; do
         mem+=("$(peak_mib "$pid")")
     done
     log "rate $rate/s: raw broker rate ($RECORDS records of $BYTES bytes)"
-    raw="$("$ROOT/target/release/orders-brokerbench" --records "$RECORDS" --size "$BYTES" 2>/dev/null || echo '{}')"
+    raw="$("$ROOT/target/release/orders-brokerbench" --records "$RECORDS" --size "$BYTES" \
+        2>"$OUT/$stamp-$rate-broker.err" || echo '{}')"
     echo "$raw" >"$OUT/$stamp-$rate-broker.json"
     python3 - "$OUT/$stamp-$rate.json" "$raw" "$rate" "${cpu[*]}" "${mem[*]}" >>"$report" <<'PY'
 import json, sys
