@@ -545,11 +545,27 @@ start_service() {
         fi
     fi
     [[ -x "$bin" ]] || die "$bin is missing; run 'make build'"
-    log "$name: starting (log $LOG_DIR/$name.log)"
+    local http
+    http="127.0.0.1:$(http_port "$name")"
+    log "$name: starting (log $LOG_DIR/$name.log, health and metrics on http://$http)"
     case "$name" in
     orders-risk | orders-router)
-        start_detached "$name" env ORDERS_DB_POOL_SIZE="${ORDERS_WORKER_DB_POOL_SIZE:-16}" "$bin" ;;
-    *) start_detached "$name" "$bin" ;;
+        start_detached "$name" env ORDERS_HTTP_ADDR="$http" \
+            ORDERS_DB_POOL_SIZE="${ORDERS_WORKER_DB_POOL_SIZE:-16}" "$bin" ;;
+    *) start_detached "$name" env ORDERS_HTTP_ADDR="$http" "$bin" ;;
+    esac
+}
+
+# /healthz, /readyz and /metrics of each service: ORDERS_HTTP_PORT_BASE (9100) + its index, so that
+# a second stack (make bench) can run beside the dev stack.
+http_port() {
+    local base="${ORDERS_HTTP_PORT_BASE:-9100}"
+    case "$1" in
+    orders-ingress) echo "$base" ;;
+    orders-projector) echo $((base + 1)) ;;
+    orders-enricher) echo $((base + 2)) ;;
+    orders-risk) echo $((base + 3)) ;;
+    orders-router) echo $((base + 4)) ;;
     esac
 }
 
@@ -589,6 +605,9 @@ Stack is up.
   database                 $DATABASE_URL
   test database            $TEST_DATABASE_URL
   gRPC ingress             $ORDERS_GRPC_ADDR
+  health and metrics       http://127.0.0.1:$(http_port orders-ingress)/readyz (ingress; projector, enricher,
+                           risk, router on the next ports), /healthz, /metrics
+  operations               target/release/ordersctl --help   (docs/ordersctl.md)
   logs                     $LOG_DIR/<service>.log for tansu ${SERVICES[*]}   (make logs)
   environment              source $STATE_DIR/env
   stop                     make down

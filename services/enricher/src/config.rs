@@ -32,6 +32,8 @@ pub struct EnricherConfig {
     pub worker: WorkerConfig,
     #[command(flatten)]
     pub kafka: KafkaConfig,
+    #[command(flatten)]
+    pub observe: orders_runtime::observe::ObserveConfig,
 }
 
 /// The AI providers (OpenAI-compatible chat completions). A provider without a URL is not used.

@@ -72,11 +72,20 @@ pub async fn run(config: EnricherConfig, shutdown: Shutdown) -> Result<(), Enric
         &[&config.kafka.events_topic, &config.kafka.dlq_topic],
     )
     .await?;
+    let mut worker_cfg = config.worker.clone();
+    worker_cfg.health = orders_runtime::observe::start_service(
+        &config.observe,
+        9102,
+        &config.kafka,
+        None,
+        &shutdown,
+    )
+    .await?;
     worker::run(
         &config.kafka,
         &config.group,
         Enricher { chain },
-        &config.worker,
+        &worker_cfg,
         shutdown,
     )
     .await?;

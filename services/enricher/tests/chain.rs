@@ -576,6 +576,7 @@ async fn configured_breaker_recovers_on_the_real_clock() {
         },
         worker: TestEnv::worker_config(),
         kafka: orders_runtime::KafkaConfig::new("127.0.0.1:9092"),
+        observe: orders_runtime::observe::ObserveConfig::ephemeral(),
     };
     let chain = orders_enricher::chain(&config).unwrap();
     let names: Vec<_> = chain.slots().iter().map(|s| s.provider.name()).collect();

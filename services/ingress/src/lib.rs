@@ -53,6 +53,8 @@ pub struct IngressConfig {
     pub kafka: KafkaConfig,
     #[command(flatten)]
     pub db: DbConfig,
+    #[command(flatten)]
+    pub observe: orders_runtime::observe::ObserveConfig,
 }
 
 /// Errors that stop the ingress from starting or serving.
@@ -103,6 +105,14 @@ pub async fn run(
         None => pool.clone(),
     };
     let producer = orders_runtime::kafka::producer(&config.kafka, "orders-ingress")?;
+    orders_runtime::observe::start_service(
+        &config.observe,
+        9100,
+        &config.kafka,
+        Some(&pool),
+        &shutdown,
+    )
+    .await?;
     let api = OrderApi {
         producer: producer.clone(),
         topic: config.kafka.events_topic.clone(),

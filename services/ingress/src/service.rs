@@ -58,6 +58,26 @@ pub(crate) fn trace_context<T>(req: &Request<T>) -> (Option<String>, Option<Stri
     (traceparent, tracestate)
 }
 
+/// Runs one RPC and records it: `orders_grpc_requests_total{method, code}` and
+/// `orders_grpc_request_duration_seconds{method}`.
+async fn observed<T>(
+    method: &'static str,
+    call: impl std::future::Future<Output = Result<Response<T>, Status>>,
+) -> Result<Response<T>, Status> {
+    let started = std::time::Instant::now();
+    let result = call.await;
+    let code = match &result {
+        Ok(_) => tonic::Code::Ok,
+        Err(status) => status.code(),
+    };
+    metrics::counter!("orders_grpc_requests_total", "method" => method,
+        "code" => format!("{code:?}"))
+    .increment(1);
+    metrics::histogram!("orders_grpc_request_duration_seconds", "method" => method)
+        .record(started.elapsed().as_secs_f64());
+    result
+}
+
 pub(crate) fn submit_error(e: SubmitError) -> Status {
     match e {
         SubmitError::Append(e) => {
@@ -127,157 +147,172 @@ impl OrderService for OrderApi {
         &self,
         request: Request<v1::PlaceOrderRequest>,
     ) -> Result<Response<v1::PlaceOrderResponse>, Status> {
-        let caller = caller(&request, &self.default_caller)?;
-        let (traceparent, tracestate) = trace_context(&request);
-        let req = request.into_inner();
-        let placed = validate::place_order(&req, &caller)?;
-        let order_id = ids::order_id_for(&caller, &req.idempotency_key);
-        // The hash covers the normalised payload: retries that differ only in whitespace still match.
-        let hash = requests::request_hash(
-            &serde_json::to_vec(&placed).map_err(|e| Status::internal(e.to_string()))?,
-        );
-        let event = Event::new(
-            order_id,
-            Payload::OrderPlaced(placed),
-            EventMeta {
-                occurred_at: Utc::now(),
-                causation_id: None,
-                correlation_id: None,
-                idempotency_key: ids::request_key("place", &caller, &req.idempotency_key),
-                producer: PRODUCER.to_owned(),
-                traceparent,
-                tracestate,
-            },
-        );
-        let sub = Submission {
-            caller: &caller,
-            key: &req.idempotency_key,
-            kind: Kind::Place,
-            hash,
-            event,
-        };
-        let (order_id, event_id, replayed) = self.submit(&sub, &req.idempotency_key).await?;
-        tracing::info!(%order_id, %event_id, replayed, "order accepted");
-        Ok(Response::new(v1::PlaceOrderResponse {
-            order_id: order_id.to_string(),
-            event_id: event_id.to_string(),
-            status: v1::place_order_response::Status::Accepted as i32,
-            replayed,
-        }))
+        observed("PlaceOrder", async move {
+            let caller = caller(&request, &self.default_caller)?;
+            let (traceparent, tracestate) = trace_context(&request);
+            let req = request.into_inner();
+            let placed = validate::place_order(&req, &caller)?;
+            let order_id = ids::order_id_for(&caller, &req.idempotency_key);
+            // The hash covers the normalised payload: retries that differ only in whitespace still match.
+            let hash = requests::request_hash(
+                &serde_json::to_vec(&placed).map_err(|e| Status::internal(e.to_string()))?,
+            );
+            let event = Event::new(
+                order_id,
+                Payload::OrderPlaced(placed),
+                EventMeta {
+                    occurred_at: Utc::now(),
+                    causation_id: None,
+                    correlation_id: None,
+                    idempotency_key: ids::request_key("place", &caller, &req.idempotency_key),
+                    producer: PRODUCER.to_owned(),
+                    traceparent,
+                    tracestate,
+                },
+            );
+            let sub = Submission {
+                caller: &caller,
+                key: &req.idempotency_key,
+                kind: Kind::Place,
+                hash,
+                event,
+            };
+            let (order_id, event_id, replayed) = self.submit(&sub, &req.idempotency_key).await?;
+            tracing::info!(%order_id, %event_id, replayed, "order accepted");
+            Ok(Response::new(v1::PlaceOrderResponse {
+                order_id: order_id.to_string(),
+                event_id: event_id.to_string(),
+                status: v1::place_order_response::Status::Accepted as i32,
+                replayed,
+            }))
+        })
+        .await
     }
 
     async fn cancel_order(
         &self,
         request: Request<v1::CancelOrderRequest>,
     ) -> Result<Response<v1::CancelOrderResponse>, Status> {
-        let caller = caller(&request, &self.default_caller)?;
-        let (traceparent, tracestate) = trace_context(&request);
-        let req = request.into_inner();
-        let mut v = validate::Violations::default();
-        v.idempotency_key(&req.idempotency_key);
-        let order_id = v.order_id("order_id", &req.order_id);
-        let reason = v.text("reason", &req.reason, false, validate::MAX_REASON);
-        let order_id = v.finish(order_id)?.expect("validated");
-        if !requests::order_accepted(&self.pool, order_id)
-            .await
-            .map_err(db_error)?
-        {
-            return Err(Status::not_found(format!(
-                "order {order_id} does not exist"
-            )));
-        }
-        let payload = OrderCancellationRequested {
-            requested_by: caller.clone(),
-            reason: reason.unwrap_or_default(),
-        };
-        let hash = requests::request_hash(format!("{order_id}\n{}", payload.reason).as_bytes());
-        let event = Event::new(
-            order_id,
-            Payload::OrderCancellationRequested(payload),
-            EventMeta {
-                occurred_at: Utc::now(),
-                causation_id: None,
-                correlation_id: None,
-                idempotency_key: ids::request_key("cancel", &caller, &req.idempotency_key),
-                producer: PRODUCER.to_owned(),
-                traceparent,
-                tracestate,
-            },
-        );
-        let sub = Submission {
-            caller: &caller,
-            key: &req.idempotency_key,
-            kind: Kind::Cancel,
-            hash,
-            event,
-        };
-        let (order_id, event_id, replayed) = self.submit(&sub, &req.idempotency_key).await?;
-        tracing::info!(%order_id, %event_id, replayed, "cancellation requested");
-        Ok(Response::new(v1::CancelOrderResponse {
-            order_id: order_id.to_string(),
-            event_id: event_id.to_string(),
-            replayed,
-        }))
+        observed("CancelOrder", async move {
+            let caller = caller(&request, &self.default_caller)?;
+            let (traceparent, tracestate) = trace_context(&request);
+            let req = request.into_inner();
+            let mut v = validate::Violations::default();
+            v.idempotency_key(&req.idempotency_key);
+            let order_id = v.order_id("order_id", &req.order_id);
+            let reason = v.text("reason", &req.reason, false, validate::MAX_REASON);
+            let order_id = v.finish(order_id)?.expect("validated");
+            if !requests::order_accepted(&self.pool, order_id)
+                .await
+                .map_err(db_error)?
+            {
+                return Err(Status::not_found(format!(
+                    "order {order_id} does not exist"
+                )));
+            }
+            let payload = OrderCancellationRequested {
+                requested_by: caller.clone(),
+                reason: reason.unwrap_or_default(),
+            };
+            let hash = requests::request_hash(format!("{order_id}\n{}", payload.reason).as_bytes());
+            let event = Event::new(
+                order_id,
+                Payload::OrderCancellationRequested(payload),
+                EventMeta {
+                    occurred_at: Utc::now(),
+                    causation_id: None,
+                    correlation_id: None,
+                    idempotency_key: ids::request_key("cancel", &caller, &req.idempotency_key),
+                    producer: PRODUCER.to_owned(),
+                    traceparent,
+                    tracestate,
+                },
+            );
+            let sub = Submission {
+                caller: &caller,
+                key: &req.idempotency_key,
+                kind: Kind::Cancel,
+                hash,
+                event,
+            };
+            let (order_id, event_id, replayed) = self.submit(&sub, &req.idempotency_key).await?;
+            tracing::info!(%order_id, %event_id, replayed, "cancellation requested");
+            Ok(Response::new(v1::CancelOrderResponse {
+                order_id: order_id.to_string(),
+                event_id: event_id.to_string(),
+                replayed,
+            }))
+        })
+        .await
     }
 
     async fn review_order(
         &self,
         request: Request<v1::ReviewOrderRequest>,
     ) -> Result<Response<v1::ReviewOrderResponse>, Status> {
-        self.review(request).await
+        observed("ReviewOrder", async move { self.review(request).await }).await
     }
 
     async fn get_order(
         &self,
         request: Request<v1::GetOrderRequest>,
     ) -> Result<Response<v1::GetOrderResponse>, Status> {
-        let req = request.into_inner();
-        let mut v = validate::Violations::default();
-        let order_id = v.order_id("order_id", &req.order_id);
-        let order_id = v.finish(order_id)?.expect("validated");
-        match queries::get_order(&self.read_pool, order_id)
-            .await
-            .map_err(db_error)?
-        {
-            Some(order) => Ok(Response::new(v1::GetOrderResponse {
-                order: Some(convert::order(&order)),
-            })),
-            None => Err(self.not_projected(order_id).await),
-        }
+        observed("GetOrder", async move {
+            let req = request.into_inner();
+            let mut v = validate::Violations::default();
+            let order_id = v.order_id("order_id", &req.order_id);
+            let order_id = v.finish(order_id)?.expect("validated");
+            match queries::get_order(&self.read_pool, order_id)
+                .await
+                .map_err(db_error)?
+            {
+                Some(order) => Ok(Response::new(v1::GetOrderResponse {
+                    order: Some(convert::order(&order)),
+                })),
+                None => Err(self.not_projected(order_id).await),
+            }
+        })
+        .await
     }
 
     async fn list_orders(
         &self,
         request: Request<v1::ListOrdersRequest>,
     ) -> Result<Response<v1::ListOrdersResponse>, Status> {
-        let filter = list_filter(&request.into_inner())?;
-        let (orders, next) = queries::list_orders(&self.read_pool, &filter)
-            .await
-            .map_err(db_error)?;
-        Ok(Response::new(v1::ListOrdersResponse {
-            orders: orders.iter().map(convert::order).collect(),
-            next_page_token: next.map(|c| c.encode()).unwrap_or_default(),
-        }))
+        observed("ListOrders", async move {
+            let filter = list_filter(&request.into_inner())?;
+            let (orders, next) = queries::list_orders(&self.read_pool, &filter)
+                .await
+                .map_err(db_error)?;
+            Ok(Response::new(v1::ListOrdersResponse {
+                orders: orders.iter().map(convert::order).collect(),
+                next_page_token: next.map(|c| c.encode()).unwrap_or_default(),
+            }))
+        })
+        .await
     }
 
     async fn get_order_timeline(
         &self,
         request: Request<v1::GetOrderTimelineRequest>,
     ) -> Result<Response<v1::GetOrderTimelineResponse>, Status> {
-        let req = request.into_inner();
-        let mut v = validate::Violations::default();
-        let order_id = v.order_id("order_id", &req.order_id);
-        let order_id = v.finish(order_id)?.expect("validated");
-        let events = queries::timeline(&self.read_pool, order_id)
-            .await
-            .map_err(db_error)?;
-        if events.is_empty() {
-            return Err(self.not_projected(order_id).await);
-        }
-        Ok(Response::new(v1::GetOrderTimelineResponse {
-            order_id: order_id.to_string(),
-            events: events.iter().map(convert::timeline_event).collect(),
-        }))
+        observed("GetOrderTimeline", async move {
+            let req = request.into_inner();
+            let mut v = validate::Violations::default();
+            let order_id = v.order_id("order_id", &req.order_id);
+            let order_id = v.finish(order_id)?.expect("validated");
+            let events = queries::timeline(&self.read_pool, order_id)
+                .await
+                .map_err(db_error)?;
+            if events.is_empty() {
+                return Err(self.not_projected(order_id).await);
+            }
+            Ok(Response::new(v1::GetOrderTimelineResponse {
+                order_id: order_id.to_string(),
+                events: events.iter().map(convert::timeline_event).collect(),
+            }))
+        })
+        .await
     }
 }
 

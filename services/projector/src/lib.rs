@@ -31,6 +31,8 @@ pub struct ProjectorConfig {
     pub kafka: KafkaConfig,
     #[command(flatten)]
     pub db: DbConfig,
+    #[command(flatten)]
+    pub observe: orders_runtime::observe::ObserveConfig,
 }
 
 /// Errors that stop the projector.
@@ -51,14 +53,24 @@ pub async fn run(config: ProjectorConfig, shutdown: Shutdown) -> Result<(), Proj
     .await?;
     let pool = config.db.pool()?;
     orders_projections::migrate_read_models(&pool, &config.db.schema).await?;
+    let pool_for_probe = pool.clone();
     let projection =
         Projection::new(pool, config.group.clone()).with_dead_letters(DeadLetterSink {
             producer: orders_runtime::kafka::producer(&config.kafka, &config.group)?,
             topic: config.kafka.dlq_topic.clone(),
             group: config.group.clone(),
         });
+    let health = orders_runtime::observe::start_service(
+        &config.observe,
+        9101,
+        &config.kafka,
+        Some(&pool_for_probe),
+        &shutdown,
+    )
+    .await?;
     let batch_cfg = BatchConfig {
         max_records: config.max_batch,
+        health,
         ..BatchConfig::default()
     };
     batch::run(

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use orders_projections::DbConfig;
+use orders_runtime::observe::{self, ObserveConfig};
 use orders_runtime::worker::{self, WorkerConfig};
 use orders_runtime::{KafkaConfig, Shutdown};
 
@@ -39,6 +40,8 @@ pub struct RiskServiceConfig {
     pub kafka: KafkaConfig,
     #[command(flatten)]
     pub db: DbConfig,
+    #[command(flatten)]
+    pub observe: ObserveConfig,
 }
 
 /// Errors that stop the risk scorer.
@@ -71,17 +74,14 @@ pub async fn run(config: RiskServiceConfig, shutdown: Shutdown) -> Result<(), Ri
     let pool = config.db.pool()?;
     // The scorer reads the read models; make sure they exist even if it starts before the projector.
     orders_projections::migrate_read_models(&pool, &config.db.schema).await?;
+    let mut worker_cfg = config.worker.clone();
+    worker_cfg.health =
+        observe::start_service(&config.observe, 9103, &config.kafka, Some(&pool), &shutdown)
+            .await?;
     let handler = RiskScorer {
         pool,
         config: rules,
     };
-    worker::run(
-        &config.kafka,
-        &config.group,
-        handler,
-        &config.worker,
-        shutdown,
-    )
-    .await?;
+    worker::run(&config.kafka, &config.group, handler, &worker_cfg, shutdown).await?;
     Ok(())
 }

@@ -4,8 +4,11 @@ use std::net::SocketAddr;
 
 use orders_proto::v1::order_service_client::OrderServiceClient;
 use orders_risk::RiskServiceConfig;
+use orders_runtime::observe::ObserveConfig;
 use orders_testkit::proxy::TcpProxy;
-use orders_testkit::{Running, TestEnv, database_url_via, order_request, topic_records, wait_for};
+use orders_testkit::{
+    Running, TestEnv, database_url_via, free_addr, http_get, order_request, topic_records, wait_for,
+};
 use tonic::transport::Channel;
 
 async fn count(env: &TestEnv, sql: &str) -> i64 {
@@ -45,6 +48,7 @@ async fn risk_scorer_pauses_while_postgres_is_unreachable_and_resumes() {
     let enricher = env.spawn_enricher();
     let mut risk_db = env.db.clone();
     risk_db.url = database_url_via(&env.db.url, proxy.addr);
+    let http = free_addr();
     let config = RiskServiceConfig {
         group: format!("t-{}-risk", env.id),
         rules: None,
@@ -52,6 +56,10 @@ async fn risk_scorer_pauses_while_postgres_is_unreachable_and_resumes() {
         worker: TestEnv::worker_config(),
         kafka: env.kafka.clone(),
         db: risk_db,
+        observe: ObserveConfig {
+            http_addr: Some(http.clone()),
+            ..ObserveConfig::ephemeral()
+        },
     };
     let risk = Running::spawn(|token| orders_risk::run(config, token));
     let mut client = ingress.client().await;
@@ -62,7 +70,27 @@ async fn risk_scorer_pauses_while_postgres_is_unreachable_and_resumes() {
     })
     .await;
 
+    let ready = |want: u16| {
+        let http = http.clone();
+        async move {
+            let (status, body) = http_get(&http, "/readyz").await?;
+            (status == want).then_some(body)
+        }
+    };
+    let body = wait_for("the risk scorer to be ready", || ready(200)).await;
+    for check in ["broker", "database", "partitions", "lag"] {
+        assert!(
+            body.contains(&format!("\"{check}\"")),
+            "{check} is checked: {body}"
+        );
+    }
+
     proxy.cut();
+    // Not ready while its database is away, and /readyz says why.
+    let body = wait_for("the risk scorer to report its database down", || ready(503)).await;
+    let report: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(report["checks"]["database"]["ok"], false, "{body}");
+    assert_eq!(report["checks"]["broker"]["ok"], true, "{body}");
     place(&mut client, 5..15).await;
     wait_for(
         "15 orders enriched (the rest of the pipeline goes on)",
@@ -91,6 +119,24 @@ async fn risk_scorer_pauses_while_postgres_is_unreachable_and_resumes() {
         (count(&env, "SELECT count(*) FROM order_risk").await == 15).then_some(())
     })
     .await;
+    wait_for("the risk scorer to be ready again", || ready(200)).await;
+    // The pauses and the work show in the metrics, labelled with the group.
+    let (_, metrics) = http_get(&http, "/metrics").await.expect("metrics");
+    let group = format!("group=\"t-{}-risk\"", env.id);
+    for name in [
+        "orders_outage_pauses_total",
+        "orders_events_consumed_total",
+        "orders_handler_duration_seconds_bucket",
+        "orders_consumer_lag_seconds",
+        "orders_consumer_lag_records",
+    ] {
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with(name) && l.contains(&group)),
+            "{name} for {group} in /metrics"
+        );
+    }
     assert!(
         topic_records(&env.kafka, &env.kafka.dlq_topic)
             .await

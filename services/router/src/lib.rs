@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use orders_projections::DbConfig;
 use orders_projections::migrate::Migration;
+use orders_runtime::observe::{self, ObserveConfig};
 use orders_runtime::worker::{self, WorkerConfig};
 use orders_runtime::{KafkaConfig, Shutdown};
 
@@ -49,6 +50,8 @@ pub struct RouterConfig {
     pub kafka: KafkaConfig,
     #[command(flatten)]
     pub db: DbConfig,
+    #[command(flatten)]
+    pub observe: ObserveConfig,
 }
 
 /// Errors that stop the router.
@@ -81,14 +84,11 @@ pub async fn run(config: RouterConfig, shutdown: Shutdown) -> Result<(), RouterE
     let pool = config.db.pool()?;
     orders_projections::migrate_read_models(&pool, &config.db.schema).await?;
     orders_projections::migrate::run(&pool, &config.db.schema, "router", ROUTER_MIGRATIONS).await?;
+    let mut worker_cfg = config.worker.clone();
+    worker_cfg.health =
+        observe::start_service(&config.observe, 9104, &config.kafka, Some(&pool), &shutdown)
+            .await?;
     let handler = Router { pool, hubs };
-    worker::run(
-        &config.kafka,
-        &config.group,
-        handler,
-        &config.worker,
-        shutdown,
-    )
-    .await?;
+    worker::run(&config.kafka, &config.group, handler, &worker_cfg, shutdown).await?;
     Ok(())
 }

@@ -15,7 +15,7 @@
 //! - on shutdown, finishes the batch in hand, commits, and returns.
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -24,6 +24,7 @@ use rdkafka::consumer::{
 };
 use rdkafka::{ClientContext, Offset};
 
+use crate::observe::Health;
 use crate::retry::{full_jitter, pause};
 use crate::stranded::{self, Stranded};
 use crate::{KafkaConfig, Record, RuntimeError, Shutdown, kafka};
@@ -98,6 +99,8 @@ pub struct BatchConfig {
     pub retry_base: Duration,
     /// Longest retry delay of a failed batch.
     pub retry_cap: Duration,
+    /// Where the loop reports partitions and lag.
+    pub health: Arc<Health>,
 }
 
 impl Default for BatchConfig {
@@ -106,6 +109,7 @@ impl Default for BatchConfig {
             max_records: 500,
             retry_base: Duration::from_millis(100),
             retry_cap: Duration::from_secs(10),
+            health: Arc::default(),
         }
     }
 }
@@ -123,15 +127,37 @@ enum Position {
     Live(i64),
 }
 
-/// Records partition assignments made inside librdkafka's rebalance callback for the loop to act on.
+/// The consumer's context, shared by both loops: it records partition assignments made inside
+/// librdkafka's rebalance callback for the loop to act on, and turns librdkafka's statistics into
+/// lag metrics and the `partitions` and `lag` readiness checks.
 #[derive(Default)]
 pub struct RebalanceLog {
     changes: Mutex<Vec<(bool, Vec<i32>)>>,
     /// An assignment (possibly empty) arrived since the consumer last (re)joined its group.
     joined: std::sync::atomic::AtomicBool,
+    group: String,
+    health: Arc<Health>,
+    /// Per partition, the timestamp (ms) of the last record whose offset was stored.
+    processed: Mutex<HashMap<i32, i64>>,
+    started_ms: i64,
 }
 
 impl RebalanceLog {
+    pub fn new(group: &str, health: Arc<Health>) -> Self {
+        health.set("partitions", false, "joining the consumer group");
+        health.set(
+            "lag",
+            true,
+            "not measured yet (librdkafka statistics every 5 s)",
+        );
+        Self {
+            group: group.to_owned(),
+            health,
+            started_ms: chrono::Utc::now().timestamp_millis(),
+            ..Self::default()
+        }
+    }
+
     /// The changes since the last call, oldest first: (assigned?, partitions).
     pub fn take(&self) -> Vec<(bool, Vec<i32>)> {
         std::mem::take(&mut *self.changes.lock().expect("rebalance log poisoned"))
@@ -147,9 +173,64 @@ impl RebalanceLog {
         self.joined
             .store(false, std::sync::atomic::Ordering::SeqCst);
     }
+
+    /// Notes that `record` is done (its offset stored), for the lag in seconds.
+    pub fn processed(&self, record: &Record) {
+        if let Some(ts) = record.timestamp_ms {
+            self.processed
+                .lock()
+                .expect("processed poisoned")
+                .insert(record.partition, ts);
+        }
+    }
 }
 
-impl ClientContext for RebalanceLog {}
+impl ClientContext for RebalanceLog {
+    /// Lag per partition in records (librdkafka's `consumer_lag_stored`: log end minus stored
+    /// offset) and, for the group, in seconds: the age of the last record processed on a partition
+    /// that has records waiting (the age of the oldest waiting one is at most that).
+    fn stats(&self, stats: rdkafka::Statistics) {
+        let now = chrono::Utc::now().timestamp_millis();
+        let processed = self.processed.lock().expect("processed poisoned").clone();
+        let mut oldest_ms = 0i64;
+        let mut total = 0i64;
+        for topic in stats.topics.values() {
+            for p in topic.partitions.values() {
+                if p.partition < 0 || p.consumer_lag_stored < 0 {
+                    continue;
+                }
+                let lag = p.consumer_lag_stored;
+                total += lag;
+                metrics::gauge!("orders_consumer_lag_records", "group" => self.group.clone(),
+                    "partition" => p.partition.to_string())
+                .set(lag as f64);
+                if lag > 0 {
+                    let since = processed
+                        .get(&p.partition)
+                        .copied()
+                        .unwrap_or(self.started_ms);
+                    oldest_ms = oldest_ms.max(now - since);
+                }
+            }
+        }
+        let seconds = oldest_ms.max(0) as f64 / 1000.0;
+        metrics::gauge!("orders_consumer_lag_seconds", "group" => self.group.clone()).set(seconds);
+        let max = self.health.max_lag;
+        if max.is_zero() || seconds <= max.as_secs_f64() {
+            self.health
+                .set("lag", true, format!("{total} records waiting"));
+        } else {
+            self.health.set(
+                "lag",
+                false,
+                format!(
+                    "{total} records waiting, the oldest for about {seconds:.0} s (limit {} s)",
+                    max.as_secs()
+                ),
+            );
+        }
+    }
+}
 
 impl ConsumerContext for RebalanceLog {
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -164,6 +245,19 @@ impl ConsumerContext for RebalanceLog {
         let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
         if assigned {
             self.joined.store(true, std::sync::atomic::Ordering::SeqCst);
+            let ok = !partitions.is_empty();
+            self.health.set(
+                "partitions",
+                ok,
+                if ok {
+                    format!("{} partitions assigned", partitions.len())
+                } else {
+                    "no partition assigned: more consumers than partitions, or the group is rebalancing".into()
+                },
+            );
+        } else {
+            self.health
+                .set("partitions", false, "partitions revoked; rebalancing");
         }
         tracing::info!(?partitions, assigned, "partitions rebalanced");
         self.changes
@@ -182,8 +276,12 @@ pub async fn run<H: BatchHandler>(
     cfg: &BatchConfig,
     shutdown: Shutdown,
 ) -> Result<(), RuntimeError> {
-    let consumer: StreamConsumer<RebalanceLog> =
-        kafka::consumer(kafka_cfg, group, group, RebalanceLog::default())?;
+    let consumer: StreamConsumer<RebalanceLog> = kafka::consumer(
+        kafka_cfg,
+        group,
+        group,
+        RebalanceLog::new(group, cfg.health.clone()),
+    )?;
     consumer
         .subscribe(&[topic])
         .map_err(|source| RuntimeError::Consume {
@@ -233,8 +331,12 @@ pub async fn run<H: BatchHandler>(
         if accepted.is_empty() {
             continue;
         }
+        let started = std::time::Instant::now();
         match apply_with_retry(handler, &accepted, cfg, &shutdown).await? {
-            Applied::Done => store_offsets(&consumer, topic, &accepted),
+            Applied::Done => {
+                record_batch(group, &accepted, started.elapsed());
+                store_offsets(&consumer, topic, &accepted);
+            }
             Applied::Stopped => break,
             Applied::Moved => {
                 if !reposition(handler, &consumer, topic, &mut positions, cfg, &shutdown).await? {
@@ -430,20 +532,40 @@ async fn apply_with_retry<H: BatchHandler>(
     }
 }
 
-fn store_offsets<C: ConsumerContext + 'static>(
-    consumer: &StreamConsumer<C>,
-    topic: &str,
-    batch: &[Record],
-) {
-    let mut last: HashMap<i32, i64> = HashMap::new();
+fn store_offsets(consumer: &StreamConsumer<RebalanceLog>, topic: &str, batch: &[Record]) {
+    let mut last: HashMap<i32, &Record> = HashMap::new();
     for r in batch {
-        last.insert(r.partition, r.offset);
+        last.insert(r.partition, r);
     }
-    for (partition, offset) in last {
+    for (partition, record) in last {
+        consumer.context().processed(record);
         // librdkafka stores offset + 1, the next record to read.
-        if let Err(e) = consumer.store_offset(topic, partition, offset) {
+        if let Err(e) = consumer.store_offset(topic, partition, record.offset) {
             tracing::debug!(topic, partition, error = %e, "offset not stored (partition revoked?)");
         }
+    }
+}
+
+/// Metrics of an applied batch: its size, how long it took (retries included) and the records by
+/// event type.
+fn record_batch(group: &str, batch: &[Record], took: Duration) {
+    metrics::histogram!("orders_projector_batch_records", "group" => group.to_owned())
+        .record(batch.len() as f64);
+    metrics::histogram!("orders_projector_apply_duration_seconds", "group" => group.to_owned())
+        .record(took.as_secs_f64());
+    let mut by_type: HashMap<&str, u64> = HashMap::new();
+    for r in batch {
+        *by_type
+            .entry(
+                r.header(orders_events::headers::names::EVENT_TYPE)
+                    .unwrap_or("unknown"),
+            )
+            .or_default() += 1;
+    }
+    for (event_type, n) in by_type {
+        metrics::counter!("orders_events_consumed_total", "group" => group.to_owned(),
+            "event_type" => event_type.to_owned())
+        .increment(n);
     }
 }
 

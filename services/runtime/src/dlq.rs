@@ -233,6 +233,10 @@ pub async fn send(
     }
     match producer.send(out, Duration::from_secs(30)).await {
         Ok(_) => {
+            metrics::counter!("orders_dead_letters_total", "group" => provenance.group.clone(),
+                "error_class" => provenance.error_class.as_str(),
+                "error_kind" => provenance.error_kind.clone())
+            .increment(1);
             tracing::warn!(
                 record = %record.position(),
                 group = %provenance.group,

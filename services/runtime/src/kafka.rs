@@ -55,7 +55,9 @@ pub fn consumer<C: ConsumerContext + 'static>(
         .set("fetch.wait.max.ms", cfg.fetch_wait_ms.to_string())
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
-        .set("max.poll.interval.ms", "300000");
+        .set("max.poll.interval.ms", "300000")
+        // Lag metrics and the readiness lag check come from librdkafka's statistics.
+        .set("statistics.interval.ms", "5000");
     c.create_with_context(context)
         .map_err(|source| RuntimeError::Client {
             brokers: cfg.brokers.clone(),

@@ -16,11 +16,13 @@
 //! - [`stranded`]: a consumer left without partitions while nobody consumes them rejoins its group.
 //! - [`shutdown`]: a cancellation token tripped by the first SIGTERM/SIGINT; a second one exits at once.
 //! - [`telemetry`]: `tracing` set-up (JSON logs by default).
+//! - [`observe`]: `/healthz`, `/readyz` and `/metrics`; readiness checks and probes.
 pub mod batch;
 pub mod config;
 pub mod dlq;
 pub mod error;
 pub mod kafka;
+pub mod observe;
 pub mod produce;
 pub mod record;
 pub mod retry;

@@ -51,10 +51,16 @@ pub async fn append_bytes(
         .payload(value)
         .headers(headers_of(event));
     match producer.send(record, Duration::from_secs(30)).await {
-        Ok(delivery) => Ok(Appended {
-            partition: delivery.partition,
-            offset: delivery.offset,
-        }),
+        Ok(delivery) => {
+            metrics::counter!("orders_events_produced_total",
+                "producer" => event.envelope.producer.clone(),
+                "event_type" => event.event_type().as_str())
+            .increment(1);
+            Ok(Appended {
+                partition: delivery.partition,
+                offset: delivery.offset,
+            })
+        }
         Err((source, _)) => Err(RuntimeError::Produce {
             topic: topic.to_owned(),
             event_id: event.envelope.event_id.to_string(),

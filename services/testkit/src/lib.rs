@@ -19,6 +19,7 @@ use orders_proto::v1;
 use orders_proto::v1::order_service_client::OrderServiceClient;
 use orders_risk::RiskServiceConfig;
 use orders_router::RouterConfig;
+use orders_runtime::observe::ObserveConfig;
 use orders_runtime::worker::{RetryConfig, WorkerConfig};
 use orders_runtime::{KafkaConfig, Shutdown};
 use tokio::task::JoinHandle;
@@ -80,6 +81,7 @@ impl TestEnv {
             print_config: false,
             kafka: self.kafka.clone(),
             db: self.db.clone(),
+            observe: ObserveConfig::ephemeral(),
         };
         adjust(&mut config);
         let shutdown = Shutdown::new();
@@ -108,6 +110,7 @@ impl TestEnv {
                 cap: Duration::from_millis(200),
                 attempts: 5,
             },
+            health: Default::default(),
         }
     }
 
@@ -120,6 +123,7 @@ impl TestEnv {
             ai,
             worker: Self::worker_config(),
             kafka: self.kafka.clone(),
+            observe: ObserveConfig::ephemeral(),
         };
         Running::spawn(|token| orders_enricher::run(config, token))
     }
@@ -138,6 +142,7 @@ impl TestEnv {
             worker: Self::worker_config(),
             kafka: self.kafka.clone(),
             db: self.db.clone(),
+            observe: ObserveConfig::ephemeral(),
         };
         Running::spawn(|token| orders_risk::run(config, token))
     }
@@ -151,6 +156,7 @@ impl TestEnv {
             worker: Self::worker_config(),
             kafka: self.kafka.clone(),
             db: self.db.clone(),
+            observe: ObserveConfig::ephemeral(),
         };
         Running::spawn(|token| orders_router::run(config, token))
     }
@@ -174,6 +180,7 @@ impl TestEnv {
             print_config: false,
             kafka: self.kafka.clone(),
             db: self.db.clone(),
+            observe: ObserveConfig::ephemeral(),
         };
         Running::spawn(|token| orders_projector::run(config, token))
     }
@@ -302,6 +309,19 @@ async fn wait_serving(addr: SocketAddr) {
         },
     )
     .await
+}
+
+/// A local address that was free a moment ago, for a server whose address a test must know.
+pub fn free_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    listener.local_addr().expect("local addr").to_string()
+}
+
+/// GET `http://<addr><path>`: the status and body, or `None` when nothing answers.
+pub async fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    let resp = reqwest::get(format!("http://{addr}{path}")).await.ok()?;
+    let status = resp.status().as_u16();
+    Some((status, resp.text().await.ok()?))
 }
 
 /// The test database's URL with its host and port replaced by `addr` (e.g. a [`proxy::TcpProxy`]).

@@ -139,6 +139,9 @@ pub struct WorkerConfig {
     pub drain_timeout: Duration,
     #[command(flatten)]
     pub retry: RetryConfig,
+    /// Where the loop reports partitions and lag (set by the service, not a setting).
+    #[arg(skip)]
+    pub health: std::sync::Arc<crate::observe::Health>,
 }
 
 impl Default for WorkerConfig {
@@ -147,6 +150,7 @@ impl Default for WorkerConfig {
             max_in_flight: 256,
             drain_timeout: Duration::from_secs(8),
             retry: RetryConfig::default(),
+            health: Default::default(),
         }
     }
 }
@@ -181,8 +185,12 @@ pub async fn run<H: Handler>(
     shutdown: Shutdown,
 ) -> Result<(), RuntimeError> {
     let topic = kafka_cfg.events_topic.clone();
-    let consumer: StreamConsumer<RebalanceLog> =
-        kafka::consumer(kafka_cfg, group, group, RebalanceLog::default())?;
+    let consumer: StreamConsumer<RebalanceLog> = kafka::consumer(
+        kafka_cfg,
+        group,
+        group,
+        RebalanceLog::new(group, cfg.health.clone()),
+    )?;
     consumer
         .subscribe(&[&topic])
         .map_err(|source| RuntimeError::Consume {
@@ -284,6 +292,7 @@ fn finished(
     generation: u64,
 ) {
     if let Some(offset) = progress.finish(record.partition, record.offset, generation) {
+        consumer.context().processed(record);
         store(consumer, topic, record.partition, offset);
     }
 }

@@ -69,9 +69,18 @@ pub(crate) async fn process<H: Handler>(ctx: Arc<Context<H>>, record: Record) ->
         Some(ctx.retry.attempts.saturating_sub(1) as usize),
     );
     let mut outage_delays = backoff(&ctx.retry, None);
+    let event_type = event.event_type().as_str();
+    metrics::counter!("orders_events_consumed_total", "group" => ctx.group.clone(),
+        "event_type" => event_type)
+    .increment(1);
     loop {
         attempts += 1;
-        let error = match ctx.handler.handle(&event).await {
+        let started = std::time::Instant::now();
+        let handled = ctx.handler.handle(&event).await;
+        metrics::histogram!("orders_handler_duration_seconds", "group" => ctx.group.clone(),
+            "event_type" => event_type)
+        .record(started.elapsed().as_secs_f64());
+        let error = match handled {
             Ok(follow_up) => {
                 return match follow_up {
                     Some(payload) => {
@@ -104,6 +113,9 @@ pub(crate) async fn process<H: Handler>(ctx: Arc<Context<H>>, record: Record) ->
             HandlerErrorClass::Outage => {
                 // Everyone's dependency is down: wait for it without spending the record's attempts.
                 attempts -= 1;
+                metrics::counter!("orders_outage_pauses_total", "group" => ctx.group.clone(),
+                    "error_kind" => error.kind)
+                .increment(1);
                 let delay = outage_delays.next().unwrap_or(ctx.retry.cap);
                 tracing::warn!(record = %record.position(), kind = error.kind, error = %error.message,
                     retry_in_ms = delay.as_millis() as u64, "dependency unavailable; pausing");
@@ -111,6 +123,9 @@ pub(crate) async fn process<H: Handler>(ctx: Arc<Context<H>>, record: Record) ->
             }
             HandlerErrorClass::Transient => match delays.next() {
                 Some(delay) => {
+                    metrics::counter!("orders_retries_total", "group" => ctx.group.clone(),
+                        "error_kind" => error.kind)
+                    .increment(1);
                     tracing::info!(record = %record.position(), attempt = attempts, kind = error.kind,
                         error = %error.message, retry_in_ms = delay.as_millis() as u64, "retrying");
                     delay
