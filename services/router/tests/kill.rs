@@ -1,8 +1,7 @@
 //! The router killed with SIGKILL mid-stream (no drain, no final commit) and started again: no
 //! order is lost, and no effect happens twice (one routing per order, one slot per routed order).
-use std::process::{Child, Command, Stdio};
-
-use orders_testkit::{TestEnv, order_request, topic_records, wait_for};
+use orders_testkit::process::{Service, ServiceProcess};
+use orders_testkit::{TestEnv, free_addr, order_request, topic_records, wait_for};
 
 async fn count(env: &TestEnv, sql: &str) -> i64 {
     let pool = env.pool();
@@ -10,48 +9,13 @@ async fn count(env: &TestEnv, sql: &str) -> i64 {
     db.query_one(sql, &[]).await.map(|r| r.get(0)).unwrap_or(-1)
 }
 
-/// A child process that is killed when dropped, so a failing test leaves no router behind.
-struct KillOnDrop(Child);
-
-impl KillOnDrop {
-    fn kill(&mut self) {
-        self.0.kill().expect("SIGKILL the router");
-        self.0.wait().expect("reap the router");
-    }
-}
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The router binary as a separate process, on the test's topics, schema and group.
-fn router_process(env: &TestEnv, log: &std::path::Path) -> KillOnDrop {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .expect("router log file");
-    Command::new(env!("CARGO_BIN_EXE_orders-router"))
-        .env("KAFKA_BROKERS", &env.kafka.brokers)
-        .env("ORDERS_EVENTS_TOPIC", &env.kafka.events_topic)
-        .env("ORDERS_DLQ_TOPIC", &env.kafka.dlq_topic)
-        .env("ORDERS_PARTITIONS", env.kafka.partitions.to_string())
-        .env("DATABASE_URL", &env.db.url)
-        .env("ORDERS_DB_SCHEMA", &env.db.schema)
-        .env("ORDERS_DB_POOL_SIZE", "6")
-        .env("ORDERS_ROUTER_GROUP", format!("t-{}-router", env.id))
-        .env("ORDERS_RETRY_BASE", "20ms")
-        .env("ORDERS_RETRY_CAP", "200ms")
-        .env("RUST_LOG", "info")
-        .env("ORDERS_LOG_FORMAT", "text")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .map(KillOnDrop)
-        .expect("start orders-router")
+fn router_process(env: &TestEnv, grpc: &str) -> ServiceProcess {
+    ServiceProcess::start(
+        env!("CARGO_BIN_EXE_orders-router"),
+        Service::Router,
+        env,
+        grpc,
+    )
 }
 
 const ORDERS: usize = 150;
@@ -59,12 +23,12 @@ const ORDERS: usize = 150;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_router_restarts_without_losing_or_repeating_work() {
     let env = TestEnv::new().await;
-    let log = std::env::temp_dir().join(format!("orders-router-kill-{}.log", env.id));
+    let grpc = free_addr();
     let ingress = env.spawn_ingress().await;
     let projector = env.spawn_projector();
     let enricher = env.spawn_enricher();
     let risk = env.spawn_risk();
-    let mut router = router_process(&env, &log);
+    let mut router = router_process(&env, &grpc);
 
     let mut client = ingress.client().await;
     let placing = tokio::spawn(async move {
@@ -83,7 +47,7 @@ async fn killed_router_restarts_without_losing_or_repeating_work() {
     .await;
     router.kill();
     let routed_at_kill = count(&env, "SELECT count(*) FROM orders WHERE status = 'ROUTED'").await;
-    let router = router_process(&env, &log);
+    let router = router_process(&env, &grpc);
 
     placing.await.expect("placing task");
     wait_for("every order decided", || async {
@@ -142,6 +106,7 @@ async fn killed_router_restarts_without_losing_or_repeating_work() {
             .is_empty()
     );
 
+    let log = router.log.clone();
     drop(router);
     risk.stop().await;
     enricher.stop().await;

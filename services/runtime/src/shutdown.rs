@@ -5,17 +5,35 @@ use tokio_util::sync::CancellationToken;
 pub type Shutdown = CancellationToken;
 
 /// A token cancelled by the first SIGTERM or SIGINT. A second signal exits the process at once
-/// (exit code 130), for an operator who does not want to wait for the drain.
+/// (exit code 130), for an operator who does not want to wait for the drain; so does the drain
+/// outliving `ORDERS_SHUTDOWN_DEADLINE` (default 25 s; exit code 1), so a stuck dependency cannot
+/// hold a deploy. Keep it above `ORDERS_DRAIN_TIMEOUT` and below Kubernetes'
+/// terminationGracePeriodSeconds.
 pub fn on_signals() -> Shutdown {
     let token = CancellationToken::new();
     let trip = token.clone();
+    let deadline = std::env::var("ORDERS_SHUTDOWN_DEADLINE")
+        .ok()
+        .and_then(|v| crate::worker::parse_duration(&v).ok())
+        .unwrap_or(std::time::Duration::from_secs(25));
     tokio::spawn(async move {
         wait_for_signal().await;
-        tracing::info!("shutdown requested: draining; send the signal again to exit at once");
+        tracing::info!(
+            deadline_secs = deadline.as_secs(),
+            "shutdown requested: draining; send the signal again to exit at once"
+        );
         trip.cancel();
-        wait_for_signal().await;
-        tracing::warn!("second shutdown signal: exiting without draining");
-        std::process::exit(130);
+        tokio::select! {
+            _ = wait_for_signal() => {
+                tracing::warn!("second shutdown signal: exiting without draining");
+                std::process::exit(130);
+            }
+            _ = tokio::time::sleep(deadline) => {
+                tracing::error!(deadline_secs = deadline.as_secs(),
+                    "drain did not finish within ORDERS_SHUTDOWN_DEADLINE; exiting");
+                std::process::exit(1);
+            }
+        }
     });
     token
 }

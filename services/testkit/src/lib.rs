@@ -5,6 +5,7 @@
 //! through their shutdown token. Broker and database come from `KAFKA_BROKERS` and
 //! `ORDERS_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/orders_test`); `make test`
 //! starts both.
+pub mod process;
 pub mod proxy;
 
 use std::future::Future;

@@ -156,11 +156,14 @@ impl CircuitBreaker {
         }
     }
 
-    /// Names the breaker after the provider it guards, for its log lines. The first name given
-    /// sticks; clones share it.
+    /// Names the breaker after the provider it guards, for its log lines and the gauge
+    /// `orders_circuit_breaker_state{provider}` (0 closed, 1 half-open, 2 open; it starts closed).
+    /// The first name given sticks; clones share it.
     pub fn named(self, name: impl Into<String>) -> Self {
         // Ignoring the error is deliberate: a breaker keeps its first name.
         let _already_named = self.shared.name.set(name.into());
+        metrics::gauge!("orders_circuit_breaker_state", "provider" => self.shared.name().to_owned())
+            .set(state_value(self.state()));
         self
     }
 
@@ -263,7 +266,10 @@ impl CircuitBreaker {
     }
 }
 
+/// Logs a transition and sets `orders_circuit_breaker_state{provider}`: 0 closed, 1 half-open, 2 open.
 fn log_transition(name: &str, cfg: &BreakerConfig, t: &Transition) {
+    metrics::gauge!("orders_circuit_breaker_state", "provider" => name.to_owned())
+        .set(state_value(t.to));
     tracing::info!(
         provider = name,
         from = %t.from,
@@ -274,6 +280,14 @@ fn log_transition(name: &str, cfg: &BreakerConfig, t: &Transition) {
         t.to,
         t.reason,
     );
+}
+
+fn state_value(state: BreakerState) -> f64 {
+    match state {
+        BreakerState::Closed => 0.0,
+        BreakerState::HalfOpen => 1.0,
+        BreakerState::Open => 2.0,
+    }
 }
 
 /// The circuit's data stays consistent even if a holder panicked (every update is a single
