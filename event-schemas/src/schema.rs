@@ -89,6 +89,9 @@ static VALIDATORS: LazyLock<HashMap<(EventType, u32), jsonschema::Validator>> =
 ///
 /// Errors: `BadEnvelope` / `UnknownEventType` / `UnsupportedVersion` when no schema can be chosen,
 /// `SchemaViolation` listing every violation as `<JSON pointer>: <what is wrong>`.
+/// Parts of an event whose values are personal data (names, phone numbers, addresses, free text).
+const PERSONAL: &[&str] = &["/delivery_address", "/contact", "/notes", "/comment"];
+
 pub fn validate(value: &Value) -> Result<(), DecodeError> {
     let (event_type, version) = codec::type_and_version(value)?;
     let validator =
@@ -103,7 +106,13 @@ pub fn validate(value: &Value) -> Result<(), DecodeError> {
         .map(|e| {
             let path = e.instance_path().to_string();
             let path = if path.is_empty() { "/" } else { &path };
-            format!("{path}: {e}")
+            // The validator's message quotes the offending value. Under the address, the contact
+            // or the notes that is personal data, which must not reach logs or dead-letter headers.
+            if PERSONAL.iter().any(|p| path.contains(p)) {
+                format!("{path}: invalid value (not shown: personal data)")
+            } else {
+                format!("{path}: {e}")
+            }
         })
         .collect();
     if errors.is_empty() {

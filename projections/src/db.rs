@@ -195,13 +195,18 @@ impl From<DbError> for orders_runtime::worker::HandlerError {
 }
 
 /// A tokio-postgres error with the server's message and SQLSTATE (its Display says only "db error").
+/// The server's detail is left out when it quotes a whole row ("Failing row contains (...)"): rows
+/// of the read models hold names, phone numbers and addresses, which must not reach the logs.
 fn pg_detail(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!(
             "{} (SQLSTATE {}){}",
             db.message(),
             db.code().code(),
-            db.detail().map(|d| format!(": {d}")).unwrap_or_default()
+            db.detail()
+                .filter(|d| !d.starts_with("Failing row contains"))
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
         ),
         None => match std::error::Error::source(e) {
             Some(source) => format!("{e}: {source}"),
