@@ -670,6 +670,8 @@ cmd_test() {
     trap 'stop_process tansu tansu' EXIT
     ensure_infra
     cmd_lint
+    log "deployment checks (compose, chart values, image, alert rules, dashboard)"
+    bash "$ROOT/scripts/check-deploy.sh"
     log "cargo test --workspace (DATABASE_URL=$TEST_DATABASE_URL, KAFKA_BROKERS=$KAFKA_BROKERS)"
     cd "$ROOT"
     DATABASE_URL="$TEST_DATABASE_URL" ORDERS_TEST_DATABASE_URL="$TEST_DATABASE_URL" cargo test --workspace "${CARGO_LOCKED[@]}"

@@ -93,6 +93,7 @@ Service-specific .Values.services.<name>.env entries win over the common ones.
 {{- end }}
 {{- $_ = set $env "ORDERS_HTTP_ADDR" (printf "0.0.0.0:%d" (int $v.ports.http)) }}
 {{- $_ = set $env "ORDERS_DRAIN_TIMEOUT" $v.drainTimeout }}
+{{- $_ = set $env "ORDERS_SHUTDOWN_DEADLINE" $v.shutdownDeadline }}
 {{- $_ = set $env "ORDERS_LOG_FORMAT" $v.telemetry.logFormat }}
 {{- $_ = set $env "RUST_LOG" $v.telemetry.logLevel }}
 {{- $_ = set $env "OTEL_SERVICE_NAME" (ternary "ordersctl" (printf "orders-%s" .name) (eq .name "migrate")) }}

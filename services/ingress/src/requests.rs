@@ -3,7 +3,7 @@
 //! locked, so concurrent calls with one key append once, and a call after a crash between insert and
 //! acknowledgement re-appends the identical record (consumers deduplicate it by event id).
 use deadpool_postgres::Pool;
-use orders_events::Event;
+use orders_events::{Event, EventMeta, Payload, ids};
 use orders_projections::DbError;
 use rdkafka::producer::FutureProducer;
 use sha2::{Digest, Sha256};
@@ -78,6 +78,41 @@ pub struct Submission<'a> {
     /// [`request_hash`] of the normalised request: same key and same hash is a retry.
     pub hash: String,
     pub event: Event,
+}
+
+impl<'a> Submission<'a> {
+    /// The submission of a request from `caller` with idempotency `key`: its event's idempotency
+    /// key is `<kind>:<caller>:<key>` (so its event id is too), carrying the caller's trace context.
+    pub fn new(
+        caller: &'a str,
+        key: &'a str,
+        kind: Kind,
+        hash: String,
+        order_id: Uuid,
+        payload: Payload,
+        (traceparent, tracestate): (Option<String>, Option<String>),
+    ) -> Self {
+        let event = Event::new(
+            order_id,
+            payload,
+            EventMeta {
+                occurred_at: chrono::Utc::now(),
+                causation_id: None,
+                correlation_id: None,
+                idempotency_key: ids::request_key(kind.as_str(), caller, key),
+                producer: crate::service::PRODUCER.to_owned(),
+                traceparent,
+                tracestate,
+            },
+        );
+        Submission {
+            caller,
+            key,
+            kind,
+            hash,
+            event,
+        }
+    }
 }
 
 /// Records the request under (caller, key) and appends its event unless an earlier call did.

@@ -1,6 +1,5 @@
 //! `ReviewOrder`: a person's decision on a HELD order, appended as `OrderReviewed`.
-use chrono::Utc;
-use orders_events::{Event, EventMeta, OrderReviewed, Payload, ReviewDecision, ids};
+use orders_events::{OrderReviewed, Payload, ReviewDecision};
 use orders_projections::apply::status;
 use orders_projections::queries;
 use orders_proto::v1;
@@ -51,26 +50,15 @@ impl OrderApi {
             &serde_json::to_vec(&(order_id, &payload))
                 .map_err(|e| Status::internal(e.to_string()))?,
         );
-        let event = Event::new(
+        let sub = Submission::new(
+            &caller,
+            &req.idempotency_key,
+            Kind::Review,
+            hash,
             order_id,
             Payload::OrderReviewed(payload),
-            EventMeta {
-                occurred_at: Utc::now(),
-                causation_id: None,
-                correlation_id: None,
-                idempotency_key: ids::request_key("review", &caller, &req.idempotency_key),
-                producer: crate::service::PRODUCER.to_owned(),
-                traceparent,
-                tracestate,
-            },
+            (traceparent, tracestate),
         );
-        let sub = Submission {
-            caller: &caller,
-            key: &req.idempotency_key,
-            kind: Kind::Review,
-            hash,
-            event,
-        };
         // A retry of an accepted review must answer the same even though the order is no longer
         // HELD, so the state is checked only for a key not seen before.
         if !requests::known_request(&self.pool, &caller, &req.idempotency_key)

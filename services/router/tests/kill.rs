@@ -1,13 +1,7 @@
 //! The router killed with SIGKILL mid-stream (no drain, no final commit) and started again: no
 //! order is lost, and no effect happens twice (one routing per order, one slot per routed order).
 use orders_testkit::process::{Service, ServiceProcess};
-use orders_testkit::{TestEnv, free_addr, order_request, topic_records, wait_for};
-
-async fn count(env: &TestEnv, sql: &str) -> i64 {
-    let pool = env.pool();
-    let db = pool.get().await.expect("db");
-    db.query_one(sql, &[]).await.map(|r| r.get(0)).unwrap_or(-1)
-}
+use orders_testkit::{TestEnv, count, free_addr, order_request, topic_records, wait_for};
 
 fn router_process(env: &TestEnv, grpc: &str) -> ServiceProcess {
     ServiceProcess::start(

@@ -106,7 +106,7 @@ pub fn metrics() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let seconds = [
-            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
         ];
         let records = [1.0, 5.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 5000.0];
         PrometheusBuilder::new()
@@ -187,13 +187,9 @@ pub const PROBE_EVERY: Duration = Duration::from_secs(5);
 /// Keeps check `database` up to date by running `SELECT 1` on `pool` every [`PROBE_EVERY`], and
 /// exports the pool's size, idle connections and waiters as `orders_db_pool_connections`.
 pub fn probe_database(pool: deadpool_postgres::Pool, health: Arc<Health>, shutdown: Shutdown) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(PROBE_EVERY);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tick.tick() => {}
-            }
+    every_probe(shutdown, move || {
+        let (pool, health) = (pool.clone(), health.clone());
+        async move {
             let result = tokio::time::timeout(PROBE_EVERY, async {
                 let client = pool.get().await.map_err(|e| e.to_string())?;
                 client
@@ -221,6 +217,23 @@ pub fn probe_database(pool: deadpool_postgres::Pool, health: Arc<Health>, shutdo
     });
 }
 
+/// Runs `probe` every [`PROBE_EVERY`] until `shutdown`.
+fn every_probe<F, Fut>(shutdown: Shutdown, probe: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PROBE_EVERY);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => probe().await,
+            }
+        }
+    });
+}
+
 /// Keeps check `broker` up to date by asking the brokers for the topic's metadata every
 /// [`PROBE_EVERY`] with the client of `producer`.
 pub fn probe_broker(
@@ -230,13 +243,9 @@ pub fn probe_broker(
     shutdown: Shutdown,
 ) {
     use rdkafka::producer::Producer;
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(PROBE_EVERY);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tick.tick() => {}
-            }
+    every_probe(shutdown, move || {
+        let (producer, topic, health) = (producer.clone(), topic.clone(), health.clone());
+        async move {
             let (p, t) = (producer.clone(), topic.clone());
             let result = tokio::task::spawn_blocking(move || {
                 p.client().fetch_metadata(Some(&t), PROBE_EVERY).map(|_| ())

@@ -312,6 +312,16 @@ async fn wait_serving(addr: SocketAddr) {
     .await
 }
 
+/// The first column of the first row of `sql` (a count) in the test's schema; -1 on an error (e.g.
+/// a table not created yet), so that a wait simply goes on.
+pub async fn count(env: &TestEnv, sql: &str) -> i64 {
+    let pool = env.pool();
+    let Ok(db) = pool.get().await else {
+        return -1;
+    };
+    db.query_one(sql, &[]).await.map(|r| r.get(0)).unwrap_or(-1)
+}
+
 /// A local address that was free a moment ago, for a server whose address a test must know.
 pub fn free_addr() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{Running, TestEnv, free_addr, order_request, topic_records, wait_for};
+use crate::{Running, TestEnv, count, free_addr, order_request, topic_records, wait_for};
 
 /// Which service a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,12 +122,6 @@ impl Drop for ServiceProcess {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-async fn count(env: &TestEnv, sql: &str) -> i64 {
-    let pool = env.pool();
-    let db = pool.get().await.expect("db");
-    db.query_one(sql, &[]).await.map(|r| r.get(0)).unwrap_or(-1)
 }
 
 const ORDERS: usize = 120;
