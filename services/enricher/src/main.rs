@@ -5,7 +5,7 @@ use orders_enricher::EnricherConfig;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = EnricherConfig::parse();
-    orders_runtime::telemetry::init("orders-enricher");
+    let _telemetry = orders_runtime::telemetry::init("orders-enricher");
     if config.print_config {
         let mut shown = config.clone();
         shown.kafka = shown.kafka.redacted();

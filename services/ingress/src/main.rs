@@ -5,7 +5,7 @@ use orders_ingress::IngressConfig;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = IngressConfig::parse();
-    orders_runtime::telemetry::init("orders-ingress");
+    let _telemetry = orders_runtime::telemetry::init("orders-ingress");
     if config.print_config {
         let mut shown = config.clone();
         shown.db = shown.db.redacted();

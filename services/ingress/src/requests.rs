@@ -82,7 +82,8 @@ pub struct Submission<'a> {
 
 impl<'a> Submission<'a> {
     /// The submission of a request from `caller` with idempotency `key`: its event's idempotency
-    /// key is `<kind>:<caller>:<key>` (so its event id is too), carrying the caller's trace context.
+    /// key is `<kind>:<caller>:<key>` (so its event id is too). The event carries the trace
+    /// context of the current (server) span when traces are on, else the caller's.
     pub fn new(
         caller: &'a str,
         key: &'a str,
@@ -92,6 +93,7 @@ impl<'a> Submission<'a> {
         payload: Payload,
         (traceparent, tracestate): (Option<String>, Option<String>),
     ) -> Self {
+        let traceparent = orders_runtime::telemetry::current_traceparent().or(traceparent);
         let event = Event::new(
             order_id,
             payload,

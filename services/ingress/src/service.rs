@@ -57,15 +57,37 @@ pub(crate) fn trace_context<T>(req: &Request<T>) -> (Option<String>, Option<Stri
     (traceparent, tracestate)
 }
 
-/// Runs one RPC and records it: `orders_grpc_requests_total{method, code}` and
+/// Runs one RPC in a server span (a child of the caller's W3C trace context, when it sent one)
+/// and records it: `orders_grpc_requests_total{method, code}` and
 /// `orders_grpc_request_duration_seconds{method, code}` (by code, so calls refused at once under
 /// load do not pull the latency of accepted ones down).
 async fn observed<T>(
     method: &'static str,
+    (traceparent, tracestate): (Option<String>, Option<String>),
     call: impl std::future::Future<Output = Result<Response<T>, Status>>,
 ) -> Result<Response<T>, Status> {
+    use tracing::Instrument;
+    let span = tracing::info_span!(
+        "rpc",
+        otel.name = format!("orders.v1.OrderService/{method}"),
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = "orders.v1.OrderService",
+        rpc.method = method,
+        rpc.grpc.status_code = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+    );
+    orders_runtime::telemetry::set_parent(&span, traceparent.as_deref(), tracestate.as_deref());
     let started = std::time::Instant::now();
-    let result = call.await;
+    let result = call.instrument(span.clone()).await;
+    span.record(
+        "rpc.grpc.status_code",
+        match &result {
+            Ok(_) => 0,
+            Err(s) => s.code() as i32,
+        },
+    );
     let code = match &result {
         Ok(_) => tonic::Code::Ok,
         Err(status) => status.code(),
@@ -148,7 +170,7 @@ impl OrderService for OrderApi {
         &self,
         request: Request<v1::PlaceOrderRequest>,
     ) -> Result<Response<v1::PlaceOrderResponse>, Status> {
-        observed("PlaceOrder", async move {
+        observed("PlaceOrder", trace_context(&request), async move {
             let caller = caller(&request, &self.default_caller)?;
             let (traceparent, tracestate) = trace_context(&request);
             let req = request.into_inner();
@@ -183,7 +205,7 @@ impl OrderService for OrderApi {
         &self,
         request: Request<v1::CancelOrderRequest>,
     ) -> Result<Response<v1::CancelOrderResponse>, Status> {
-        observed("CancelOrder", async move {
+        observed("CancelOrder", trace_context(&request), async move {
             let caller = caller(&request, &self.default_caller)?;
             let (traceparent, tracestate) = trace_context(&request);
             let req = request.into_inner();
@@ -229,14 +251,17 @@ impl OrderService for OrderApi {
         &self,
         request: Request<v1::ReviewOrderRequest>,
     ) -> Result<Response<v1::ReviewOrderResponse>, Status> {
-        observed("ReviewOrder", async move { self.review(request).await }).await
+        observed("ReviewOrder", trace_context(&request), async move {
+            self.review(request).await
+        })
+        .await
     }
 
     async fn get_order(
         &self,
         request: Request<v1::GetOrderRequest>,
     ) -> Result<Response<v1::GetOrderResponse>, Status> {
-        observed("GetOrder", async move {
+        observed("GetOrder", trace_context(&request), async move {
             let req = request.into_inner();
             let mut v = validate::Violations::default();
             let order_id = v.order_id("order_id", &req.order_id);
@@ -258,7 +283,7 @@ impl OrderService for OrderApi {
         &self,
         request: Request<v1::ListOrdersRequest>,
     ) -> Result<Response<v1::ListOrdersResponse>, Status> {
-        observed("ListOrders", async move {
+        observed("ListOrders", trace_context(&request), async move {
             let filter = list_filter(&request.into_inner())?;
             let (orders, next) = queries::list_orders(&self.read_pool, &filter)
                 .await
@@ -275,7 +300,7 @@ impl OrderService for OrderApi {
         &self,
         request: Request<v1::GetOrderTimelineRequest>,
     ) -> Result<Response<v1::GetOrderTimelineResponse>, Status> {
-        observed("GetOrderTimeline", async move {
+        observed("GetOrderTimeline", trace_context(&request), async move {
             let req = request.into_inner();
             let mut v = validate::Violations::default();
             let order_id = v.order_id("order_id", &req.order_id);

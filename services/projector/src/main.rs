@@ -5,7 +5,7 @@ use orders_projector::ProjectorConfig;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = ProjectorConfig::parse();
-    orders_runtime::telemetry::init("orders-projector");
+    let _telemetry = orders_runtime::telemetry::init("orders-projector");
     if config.print_config {
         let mut shown = config.clone();
         shown.db = shown.db.redacted();

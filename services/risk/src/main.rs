@@ -5,7 +5,7 @@ use orders_risk::RiskServiceConfig;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = RiskServiceConfig::parse();
-    orders_runtime::telemetry::init("orders-risk");
+    let _telemetry = orders_runtime::telemetry::init("orders-risk");
     if config.print_config {
         let mut shown = config.clone();
         shown.db = shown.db.redacted();

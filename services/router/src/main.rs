@@ -5,7 +5,7 @@ use orders_router::RouterConfig;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = RouterConfig::parse();
-    orders_runtime::telemetry::init("orders-router");
+    let _telemetry = orders_runtime::telemetry::init("orders-router");
     if config.print_config {
         let mut shown = config.clone();
         shown.db = shown.db.redacted();

@@ -50,7 +50,22 @@ pub async fn append_bytes(
         .key(&key)
         .payload(value)
         .headers(headers_of(event));
-    match producer.send(record, Duration::from_secs(30)).await {
+    let span = tracing::info_span!(
+        "publish",
+        otel.name = format!("{topic} publish"),
+        otel.kind = "producer",
+        messaging.system = "kafka",
+        messaging.operation.type = "publish",
+        messaging.destination.name = topic,
+        messaging.message.id = %event.envelope.event_id,
+        order_id = %event.envelope.order_id,
+    );
+    use tracing::Instrument;
+    match producer
+        .send(record, Duration::from_secs(30))
+        .instrument(span)
+        .await
+    {
         Ok(delivery) => {
             metrics::counter!("orders_events_produced_total",
                 "producer" => event.envelope.producer.clone(),

@@ -62,6 +62,32 @@ pub(crate) async fn process<H: Handler>(ctx: Arc<Context<H>>, record: Record) ->
             return Outcome::Finished;
         }
     };
+    // The OpenTelemetry messaging conventions' consumer span, a child of the event's trace context.
+    let span = tracing::info_span!(
+        "process",
+        otel.name = format!("{} process", record.topic),
+        otel.kind = "consumer",
+        messaging.system = "kafka",
+        messaging.operation.type = "process",
+        messaging.destination.name = %record.topic,
+        messaging.destination.partition.id = record.partition,
+        messaging.kafka.offset = record.offset,
+        messaging.consumer.group.name = %ctx.group,
+        messaging.message.id = %event.envelope.event_id,
+        order_id = %event.envelope.order_id,
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+    );
+    crate::telemetry::set_parent(
+        &span,
+        event.envelope.traceparent.as_deref(),
+        event.envelope.tracestate.as_deref(),
+    );
+    use tracing::Instrument;
+    handle(ctx, record, event).instrument(span).await
+}
+
+async fn handle<H: Handler>(ctx: Arc<Context<H>>, record: Record, event: Event) -> Outcome {
     let mut attempts = 0u32;
     let mut first_failure: Option<DateTime<Utc>> = None;
     let mut delays = backoff(
@@ -85,12 +111,16 @@ pub(crate) async fn process<H: Handler>(ctx: Arc<Context<H>>, record: Record) ->
                 return match follow_up {
                     Some(payload) => {
                         let stage = ctx.handler.stage();
-                        let meta = EventMeta::follow_up(
+                        let mut meta = EventMeta::follow_up(
                             &event.envelope,
                             stage,
                             &format!("orders-{stage}"),
                             Utc::now(),
                         );
+                        // With traces on, the follow-up continues from this worker's span.
+                        if let Some(tp) = crate::telemetry::current_traceparent() {
+                            meta.traceparent = Some(tp);
+                        }
                         let next = Event::new(event.envelope.order_id, payload, meta);
                         // A follow-up that breaks its own schema is a bug in the handler: dead-letter
                         // the source rather than put a record on the log that every reader refuses.
