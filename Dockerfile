@@ -12,9 +12,10 @@
 #
 # Build inputs: librdkafka is compiled from the copy bundled in rdkafka-sys (configure + make, so
 # gcc, g++, make and zlib1g-dev, all in the rust:*-bookworm image; no cmake), and protoc comes from
-# protoc-bin-vendored (no protobuf-compiler package). TLS to AI providers is rustls with the
-# system's CA bundle; librdkafka is built without OpenSSL and PostgreSQL is reached without TLS
-# (docs/deploy.md, Security), so the runtime needs no OpenSSL.
+# protoc-bin-vendored (no protobuf-compiler package). librdkafka links the system OpenSSL
+# (libssl-dev in the builder; libssl3 comes with ca-certificates in the runtime stage) for TLS and
+# SASL SCRAM to the brokers; TLS to AI providers is rustls with the system's CA bundle; PostgreSQL
+# is reached without TLS (docs/deploy.md, Security).
 
 ARG RUST_VERSION=1.95
 ARG DEBIAN_RELEASE=bookworm
@@ -42,7 +43,8 @@ RUN --mount=type=cache,id=orders-cargo-registry,target=/usr/local/cargo/registry
  && find /cache/target/release -maxdepth 1 -type f -perm -u+x -exec cp {} /src/target/release/ \;
 
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
-# ca-certificates: the CA bundle for TLS to the AI providers.
+# ca-certificates: the CA bundle for TLS to the AI providers and brokers (it pulls in openssl and
+# libssl3, which librdkafka links).
 # curl: the compose health checks (`curl -fsS http://127.0.0.1:9100/readyz`); Kubernetes probes
 # do not need it. zlib1g (librdkafka) and libgcc-s1 are already part of the slim base.
 RUN apt-get update \

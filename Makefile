@@ -14,7 +14,7 @@ up: ## deps, tansu, PostgreSQL, databases, broker, build, start projector, enric
 down: ## stop the services and the broker (PostgreSQL is left alone)
 	@$(STACK) down
 
-demo: ## make up, then orders-loadgen --orders 1000 --rate 100 (DEMO_ORDERS, DEMO_RATE, DEMO_WAIT_SECS)
+demo: ## make up, then orders-loadgen --orders 1000 --rate 25 (DEMO_ORDERS, DEMO_RATE, DEMO_WAIT_SECS)
 	@$(STACK) demo
 
 test: ## broker + databases, then fmt check, clippy -D warnings, cargo test

@@ -128,6 +128,17 @@ pub async fn run(
     health_reporter
         .set_serving::<OrderServiceServer<OrderApi>>()
         .await;
+    // Draining: health checks answer NOT_SERVING at once, so balancers stop sending new calls
+    // while the calls in flight finish.
+    {
+        let (reporter, draining) = (health_reporter.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            draining.cancelled().await;
+            reporter
+                .set_not_serving::<OrderServiceServer<OrderApi>>()
+                .await;
+        });
+    }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(orders_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)

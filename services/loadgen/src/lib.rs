@@ -281,7 +281,7 @@ async fn place(
 }
 
 /// Calls `call` until it answers, fails with another status than UNAVAILABLE, or `attempts` are
-/// used up; backs off 100 ms, 200 ms, 400 ms … (at most 2 s, full jitter) in between, and counts
+/// used up; backs off 100 ms, 200 ms, 400 ms … (at most 5 s, full jitter) in between, and counts
 /// the calls sent again in `retries`.
 async fn with_retries<T, F, Fut>(
     attempts: u32,
@@ -311,7 +311,7 @@ where
     }
 }
 
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 fn describe(status: &tonic::Status) -> String {
     format!("{:?}: {}", status.code(), status.message())
