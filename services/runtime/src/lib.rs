@@ -11,6 +11,7 @@
 //! - [`worker`]: the worker loop used by the enricher, risk scorer and router: a [`worker::Handler`]
 //!   turns an event into a follow-up; the loop retries, dead-letters, pauses on outages, and stores
 //!   offsets in partition order only after follow-ups are acknowledged.
+//! - [`context`]: the consumer context of both loops: rebalances, lag metrics, readiness.
 //! - [`dlq`]: dead-letter records (the original bytes plus `dlq.*` provenance headers).
 //! - [`retry`]: exponential backoff with full jitter, shared by both loops.
 //! - [`stranded`]: a consumer left without partitions while nobody consumes them rejoins its group.
@@ -19,6 +20,7 @@
 //! - [`observe`]: `/healthz`, `/readyz` and `/metrics`; readiness checks and probes.
 pub mod batch;
 pub mod config;
+pub mod context;
 pub mod dlq;
 pub mod error;
 pub mod kafka;

@@ -2,7 +2,7 @@
 //! `/metrics` (Prometheus text format) on `ORDERS_HTTP_ADDR`.
 //!
 //! Readiness is a set of named checks that the service's parts keep up to date: the consumer loops
-//! report their partitions and lag ([`crate::batch::RebalanceLog`]), [`probe_database`] and
+//! report their partitions and lag ([`crate::context::RebalanceLog`]), [`probe_database`] and
 //! [`probe_broker`] test the connections every few seconds. `/readyz` answers 200 when every check
 //! passes and 503 with the failing ones otherwise, as JSON.
 use std::collections::BTreeMap;

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use rdkafka::consumer::{Consumer, StreamConsumer};
 
-use crate::batch::RebalanceLog;
+use crate::context::RebalanceLog;
 use rdkafka::{Offset, TopicPartitionList};
 
 /// How often an idle consumer checks the group's progress.

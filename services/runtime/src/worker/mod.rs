@@ -31,7 +31,7 @@ use futures::stream::FuturesUnordered;
 use orders_events::{Event, EventType, Payload};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 
-use crate::batch::RebalanceLog;
+use crate::context::RebalanceLog;
 use crate::stranded::{self, Stranded};
 use crate::{KafkaConfig, Record, RuntimeError, Shutdown, kafka};
 use process::{Context, Outcome};
