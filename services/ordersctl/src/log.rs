@@ -40,7 +40,7 @@ pub struct Watermarks {
 
 /// A reader of one topic.
 pub struct LogReader {
-    consumer: StreamConsumer,
+    consumer: StreamConsumer<orders_runtime::kafka::ReaderContext>,
     pub topic: String,
 }
 

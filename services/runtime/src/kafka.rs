@@ -65,10 +65,28 @@ pub fn consumer<C: ConsumerContext + 'static>(
         })
 }
 
+/// The reader's context: the end of a partition is how a reader knows it is done, not an error, so
+/// librdkafka's "PartitionEOF" global error is not logged; other errors are, as warnings.
+pub struct ReaderContext;
+
+impl rdkafka::ClientContext for ReaderContext {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        if matches!(error, rdkafka::error::KafkaError::PartitionEOF(_)) {
+            return;
+        }
+        tracing::warn!(error = %error, reason, "Kafka client error");
+    }
+}
+
+impl ConsumerContext for ReaderContext {}
+
 /// A consumer that reads partitions it is assigned and nothing else: it joins no group and commits
 /// nothing, so tools can read the log without disturbing the services' consumer groups. (A group
 /// id is still set, unique per client, because librdkafka wants one; it is never used.)
-pub fn reader(cfg: &KafkaConfig, client_id: &str) -> Result<StreamConsumer, RuntimeError> {
+pub fn reader(
+    cfg: &KafkaConfig,
+    client_id: &str,
+) -> Result<StreamConsumer<ReaderContext>, RuntimeError> {
     let mut c = base(cfg, client_id)?;
     c.set("group.id", format!("{client_id}-{}", uuid::Uuid::new_v4()))
         .set("enable.auto.commit", "false")
@@ -76,10 +94,11 @@ pub fn reader(cfg: &KafkaConfig, client_id: &str) -> Result<StreamConsumer, Runt
         .set("enable.partition.eof", "true")
         .set("auto.offset.reset", "earliest")
         .set("fetch.wait.max.ms", cfg.fetch_wait_ms.min(50).to_string());
-    c.create().map_err(|source| RuntimeError::Client {
-        brokers: cfg.brokers.clone(),
-        source: Box::new(source),
-    })
+    c.create_with_context(ReaderContext)
+        .map_err(|source| RuntimeError::Client {
+            brokers: cfg.brokers.clone(),
+            source: Box::new(source),
+        })
 }
 
 /// An admin client for topic management.

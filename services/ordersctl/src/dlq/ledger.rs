@@ -25,8 +25,14 @@ pub struct Handled {
     pub archive: Option<String>,
 }
 
-/// The ledger rows of `dlq_topic`, by (partition, offset).
-pub async fn load(pool: &Pool, dlq_topic: &str) -> Result<HashMap<(i32, i64), Handled>, CtlError> {
+/// The ledger rows of `dlq_topic`, by (partition, offset). Creates the ledger's tables in `schema`
+/// on first use (the services do not; `ordersctl migrate` does too).
+pub async fn load(
+    pool: &Pool,
+    schema: &str,
+    dlq_topic: &str,
+) -> Result<HashMap<(i32, i64), Handled>, CtlError> {
+    orders_projections::migrate::run(pool, schema, "ordersctl", crate::CTL_MIGRATIONS).await?;
     let client = pool.get().await?;
     let rows = client
         .query(

@@ -181,7 +181,7 @@ pub async fn load(ctx: &Ctx, pool: &deadpool_postgres::Pool) -> Result<Vec<DeadL
             true
         })
         .await?;
-    let mut handled = ledger::load(pool, &ctx.kafka.dlq_topic).await?;
+    let mut handled = ledger::load(pool, &ctx.db.schema, &ctx.kafka.dlq_topic).await?;
     let mut letters: Vec<DeadLetter> = records.into_iter().map(DeadLetter::new).collect();
     letters.sort_by_key(DeadLetter::key);
     for letter in &mut letters {

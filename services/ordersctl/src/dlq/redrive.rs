@@ -239,7 +239,7 @@ async fn from_archive(
     path: &std::path::Path,
 ) -> Result<Vec<DeadLetter>, CtlError> {
     let mut letters = archive::read(path)?;
-    let mut handled = ledger::load(pool, &ctx.kafka.dlq_topic).await?;
+    let mut handled = ledger::load(pool, &ctx.db.schema, &ctx.kafka.dlq_topic).await?;
     for d in &mut letters {
         if d.record.topic == ctx.kafka.dlq_topic {
             d.handled = handled.remove(&d.key());
