@@ -709,6 +709,12 @@ cmd_logs() {
 
 cmd_clean_state() {
     cmd_down
+    # The read models hold the projector's offsets into the broker's log, which is deleted below: a
+    # new log with the old offsets would be skipped up to them. Drop the schema with the log.
+    if command -v psql >/dev/null 2>&1 && psql "$DATABASE_URL" -qtAc 'SELECT 1' >/dev/null 2>&1; then
+        log "dropping schema ${ORDERS_DB_SCHEMA:-orders} in database $(basename "${DATABASE_URL%%\?*}") (its offsets point into the deleted log)"
+        PGOPTIONS=--client-min-messages=warning psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS \"${ORDERS_DB_SCHEMA:-orders}\" CASCADE" >/dev/null
+    fi
     cmd_pg_stop
     log "removing $STATE_DIR"
     rm -rf "$STATE_DIR"

@@ -87,14 +87,29 @@ pub async fn export(ctx: &Ctx, args: ExportArgs) -> Result<Exported, CtlError> {
         Some(from) => reader.offsets_for_time(from.timestamp_millis())?,
         None => marks.iter().map(|w| (w.partition, Some(w.low))).collect(),
     };
+    // The end, also from the timestamp index: the first record a minute past `to` (producers'
+    // clocks and batching can put records slightly out of timestamp order). A broker that answers
+    // nothing usable (none that late, or tansu's 0 past the last record) leaves the log end.
+    let ends = match args.to {
+        Some(to) => {
+            reader.offsets_for_time((to + chrono::Duration::seconds(60)).timestamp_millis())?
+        }
+        None => Default::default(),
+    };
     let ranges: Vec<Range> = marks
         .iter()
         .filter_map(|w| {
-            let from = starts.get(&w.partition).copied().flatten()?;
+            let from = starts.get(&w.partition).copied().flatten()?.max(w.low);
+            let to = ends
+                .get(&w.partition)
+                .copied()
+                .flatten()
+                .filter(|end| *end > from)
+                .map_or(w.high, |end| end.min(w.high));
             Some(Range {
                 partition: w.partition,
-                from: from.max(w.low),
-                to: w.high,
+                from,
+                to,
             })
         })
         .collect();

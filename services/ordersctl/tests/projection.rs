@@ -159,6 +159,24 @@ async fn rebuild_and_cutover_give_equal_models_while_queries_keep_answering() {
     })
     .await;
     let before = ok.load(Ordering::SeqCst);
+    // And orders keep coming while the check and the switch run: the live projector is busy.
+    let placing = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..10 {
+                let placed = client
+                    .clone()
+                    .place_order(order_request(&format!("during-cutover-{i}")))
+                    .await
+                    .expect("placed during the cutover")
+                    .into_inner();
+                ids.push(placed.order_id);
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            ids
+        })
+    };
     let cut = ctl(
         &env,
         &[
@@ -180,6 +198,7 @@ async fn rebuild_and_cutover_give_equal_models_while_queries_keep_answering() {
         (ok.load(Ordering::SeqCst) > before + 20).then_some(())
     })
     .await;
+    let during = placing.await.unwrap();
     stop.store(true, Ordering::SeqCst);
     reader.await.unwrap();
     assert_eq!(
@@ -226,18 +245,35 @@ async fn rebuild_and_cutover_give_equal_models_while_queries_keep_answering() {
             .into_inner();
         more.push(placed.order_id);
     }
+    decided(&client, &during).await;
     decided(&client, &more).await;
     let count: i64 = db
         .query_one("SELECT count(*) FROM orders", &[])
         .await
         .unwrap()
         .get(0);
-    assert_eq!(count, 25);
+    assert_eq!(
+        count, 35,
+        "every order, before, during and after the switch"
+    );
     let old: i64 = db
         .query_one(&format!("SELECT count(*) FROM \"{retired}\".orders"), &[])
         .await
         .unwrap()
         .get(0);
-    assert_eq!(old, 20, "the retired models stopped at the cutover");
+    assert!(
+        (20..35).contains(&old),
+        "the retired models stopped at the cutover ({old})"
+    );
+    let projected_twice: i64 = db
+        .query_one(
+            "SELECT count(*) FROM (SELECT order_id FROM order_timeline \
+             WHERE event_type = 'OrderPlaced' GROUP BY order_id HAVING count(*) > 1) d",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(projected_twice, 0);
     pipeline.stop().await;
 }

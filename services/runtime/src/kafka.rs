@@ -71,7 +71,8 @@ pub struct ReaderContext;
 
 impl rdkafka::ClientContext for ReaderContext {
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
-        if matches!(error, rdkafka::error::KafkaError::PartitionEOF(_)) {
+        // It arrives as KafkaError::Global(PartitionEOF) here, not as the PartitionEOF variant.
+        if error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
             return;
         }
         tracing::warn!(error = %error, reason, "Kafka client error");

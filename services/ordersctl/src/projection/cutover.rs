@@ -2,8 +2,9 @@
 //!
 //! 1. Catch up: the shadow applies the log up to the live projection's stored offsets, so both
 //!    describe the same prefix of the log.
-//! 2. Check: per table, row count and a digest of the rows (clock-set columns left out) in both.
-//!    Live moving during the check is detected (its offsets changed) and the check is repeated.
+//! 2. Check: per table, row count and a digest of the rows (clock-set columns left out) in both,
+//!    while a SHARE lock on the live offsets table holds the live projector's commits (for the
+//!    seconds the check takes; queries go on), so both sides describe the same prefix of the log.
 //! 3. Swap, in one transaction holding both sets of tables locked: the live read-model tables move
 //!    to a retired schema and the shadow's move into the live schema. Queries wait for the lock for
 //!    milliseconds and then read the new tables (PostgreSQL resolves names again after a lock
@@ -78,24 +79,34 @@ pub async fn run(ctx: &Ctx, args: CutoverArgs) -> Result<(), CtlError> {
     }
 
     let interrupt = Interrupt::watch();
-    let mut checks = Vec::new();
-    let mut settled = false;
-    for _ in 0..3 {
-        let live_at = live_offsets(&live, &args.projection, topic, &partitions).await?;
-        catch_up(&shadow, &reader, &live_at, topic, &partitions, &interrupt).await?;
-        checks = compare(&live, &live_schema, &shadow.schema).await?;
-        if live_offsets(&live, &args.projection, topic, &partitions).await? == live_at {
-            settled = true;
-            break;
+    // Hold the live projection still for the comparison: a SHARE lock on its offsets table makes
+    // the live projector's next commit wait (queries are not affected), so the catch-up and the
+    // digests describe the same prefix of the log on both sides. Under load the live projection
+    // would otherwise move between reading its offsets and comparing.
+    let mut holder = live.get().await?;
+    let hold = holder.transaction().await?;
+    hold.batch_execute(
+        "SET LOCAL lock_timeout = '30s'; LOCK TABLE projection_offsets IN SHARE MODE",
+    )
+    .await?;
+    let live_at = live_offsets(&hold, &args.projection, topic, &partitions).await;
+    let checked = match live_at {
+        Ok(live_at) => {
+            match catch_up(&shadow, &reader, &live_at, topic, &partitions, &interrupt).await {
+                Ok(()) => compare(&live, &live_schema, &shadow.schema).await,
+                Err(e) => Err(e),
+            }
         }
-    }
+        Err(e) => Err(e),
+    };
+    hold.rollback().await?;
+    let checks = checked?;
     let differ = checks.iter().filter(|c| !c.same).count();
     let doc = json!({
         "live": live_schema,
         "shadow": shadow.schema,
         "tables": checks,
         "differences": differ,
-        "live_moved_during_check": !settled,
     });
     emit_one(ctx.format, &doc, || {
         let mut t = table(&["table", "live rows", "shadow rows", "same"]);
@@ -109,11 +120,6 @@ pub async fn run(ctx: &Ctx, args: CutoverArgs) -> Result<(), CtlError> {
         }
         t.trim_fmt()
     });
-    if !settled {
-        output::note(
-            "the live projection kept moving during the check; differences can be orders in flight",
-        );
-    }
     if differ > 0 && !args.force {
         return Err(CtlError::Refused(format!(
             "{differ} tables differ between {live_schema} and {}; nothing was switched (look at the \
@@ -148,14 +154,12 @@ pub async fn run(ctx: &Ctx, args: CutoverArgs) -> Result<(), CtlError> {
 }
 
 async fn live_offsets(
-    live: &Pool,
+    live: &impl GenericClient,
     projection: &str,
     topic: &str,
     partitions: &[i32],
 ) -> Result<HashMap<i32, i64>, CtlError> {
     let rows = live
-        .get()
-        .await?
         .query(
             "SELECT kafka_partition, next_offset FROM projection_offsets \
              WHERE projection = $1 AND topic = $2 AND kafka_partition = ANY($3)",
