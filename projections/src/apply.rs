@@ -86,7 +86,7 @@ impl Projection {
             let outcome = match Event::from_json(record.value.as_deref().unwrap_or_default()) {
                 Ok(event) => {
                     use tracing::Instrument;
-                    let span = self.span(record, &event);
+                    let span = orders_runtime::telemetry::consumer_span(record, &self.name, &event);
                     self.apply_event(&tx, record, &event, &mut created_months)
                         .instrument(span)
                         .await?
@@ -132,32 +132,6 @@ impl Projection {
             "batch projected"
         );
         Ok(())
-    }
-
-    /// The consumer span of one record's apply, a child of the event's trace context, so the
-    /// projection joins the order's trace.
-    fn span(&self, record: &Record, event: &Event) -> tracing::Span {
-        let span = tracing::info_span!(
-            "apply",
-            otel.name = format!("{} process", record.topic),
-            otel.kind = "consumer",
-            messaging.system = "kafka",
-            messaging.operation.type = "process",
-            messaging.destination.name = %record.topic,
-            messaging.destination.partition.id = record.partition,
-            messaging.kafka.offset = record.offset,
-            messaging.consumer.group.name = %self.name,
-            messaging.message.id = %event.envelope.event_id,
-            order_id = %event.envelope.order_id,
-            trace_id = tracing::field::Empty,
-            span_id = tracing::field::Empty,
-        );
-        orders_runtime::telemetry::set_parent(
-            &span,
-            event.envelope.traceparent.as_deref(),
-            event.envelope.tracestate.as_deref(),
-        );
-        span
     }
 
     async fn apply_event(

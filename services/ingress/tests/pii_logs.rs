@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use orders_proto::v1;
-use orders_testkit::{TestEnv, order_request, topic_records, wait_for};
+use orders_testkit::{TestEnv, order_request, topic_records, wait_for, wait_order};
 
 /// Every log line of this test process (all services run in it), as the services write them.
 #[derive(Clone, Default)]
@@ -74,18 +74,8 @@ async fn no_log_line_holds_a_name_a_phone_number_or_an_address() {
         .await
         .expect("raw record written");
 
-    wait_for("the order decided", || {
-        let mut c = client.clone();
-        let id = placed.order_id.clone();
-        async move {
-            let o = c
-                .get_order(v1::GetOrderRequest { order_id: id })
-                .await
-                .ok()?
-                .into_inner()
-                .order?;
-            (o.status == v1::OrderStatus::Routed as i32).then_some(())
-        }
+    wait_order(&client, &placed.order_id, "the order decided", |o| {
+        o.status == v1::OrderStatus::Routed as i32
     })
     .await;
     wait_for("the bad record dead-lettered", || async {

@@ -13,7 +13,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use orders_proto::v1;
-use orders_testkit::{TestEnv, order_request, wait_for};
+use orders_testkit::{TestEnv, order_request, wait_for, wait_order};
 use tonic::{Request, Response, Status};
 
 /// An OTLP trace receiver that keeps every span it is sent.
@@ -75,18 +75,8 @@ async fn one_place_order_is_one_trace_that_reaches_the_projector() {
         .await
         .expect("placed")
         .into_inner();
-    wait_for("the order routed", || {
-        let mut c = client.clone();
-        let id = placed.order_id.clone();
-        async move {
-            let o = c
-                .get_order(v1::GetOrderRequest { order_id: id })
-                .await
-                .ok()?
-                .into_inner()
-                .order?;
-            (o.status == v1::OrderStatus::Routed as i32).then_some(())
-        }
+    wait_order(&client, &placed.order_id, "the order routed", |o| {
+        o.status == v1::OrderStatus::Routed as i32
     })
     .await;
 

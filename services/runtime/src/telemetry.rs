@@ -161,3 +161,34 @@ pub fn current_traceparent() -> Option<String> {
         )
     })
 }
+
+/// The OpenTelemetry messaging conventions' consumer span for processing `record` (decoded as
+/// `event`) in `group`: a child of the trace context the event carries, with the trace and span ids
+/// recorded for the log lines inside it. Used by the worker loop and the projector alike.
+pub fn consumer_span(
+    record: &crate::Record,
+    group: &str,
+    event: &orders_events::Event,
+) -> tracing::Span {
+    let span = tracing::info_span!(
+        "process",
+        otel.name = format!("{} process", record.topic),
+        otel.kind = "consumer",
+        messaging.system = "kafka",
+        messaging.operation.type = "process",
+        messaging.destination.name = %record.topic,
+        messaging.destination.partition.id = record.partition,
+        messaging.kafka.offset = record.offset,
+        messaging.consumer.group.name = %group,
+        messaging.message.id = %event.envelope.event_id,
+        order_id = %event.envelope.order_id,
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+    );
+    set_parent(
+        &span,
+        event.envelope.traceparent.as_deref(),
+        event.envelope.tracestate.as_deref(),
+    );
+    span
+}

@@ -322,6 +322,30 @@ pub async fn count(env: &TestEnv, sql: &str) -> i64 {
     db.query_one(sql, &[]).await.map(|r| r.get(0)).unwrap_or(-1)
 }
 
+/// Polls GetOrder until the order read back satisfies `accept`, and returns it.
+pub async fn wait_order(
+    client: &OrderServiceClient<Channel>,
+    order_id: &str,
+    what: &str,
+    accept: impl Fn(&v1::Order) -> bool,
+) -> v1::Order {
+    let accept = &accept;
+    wait_for(what, || {
+        let mut c = client.clone();
+        let id = order_id.to_owned();
+        async move {
+            let o = c
+                .get_order(v1::GetOrderRequest { order_id: id })
+                .await
+                .ok()?
+                .into_inner()
+                .order?;
+            accept(&o).then_some(o)
+        }
+    })
+    .await
+}
+
 /// A local address that was free a moment ago, for a server whose address a test must know.
 pub fn free_addr() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");

@@ -62,27 +62,7 @@ pub(crate) async fn process<H: Handler>(ctx: Arc<Context<H>>, record: Record) ->
             return Outcome::Finished;
         }
     };
-    // The OpenTelemetry messaging conventions' consumer span, a child of the event's trace context.
-    let span = tracing::info_span!(
-        "process",
-        otel.name = format!("{} process", record.topic),
-        otel.kind = "consumer",
-        messaging.system = "kafka",
-        messaging.operation.type = "process",
-        messaging.destination.name = %record.topic,
-        messaging.destination.partition.id = record.partition,
-        messaging.kafka.offset = record.offset,
-        messaging.consumer.group.name = %ctx.group,
-        messaging.message.id = %event.envelope.event_id,
-        order_id = %event.envelope.order_id,
-        trace_id = tracing::field::Empty,
-        span_id = tracing::field::Empty,
-    );
-    crate::telemetry::set_parent(
-        &span,
-        event.envelope.traceparent.as_deref(),
-        event.envelope.tracestate.as_deref(),
-    );
+    let span = crate::telemetry::consumer_span(&record, &ctx.group, &event);
     use tracing::Instrument;
     handle(ctx, record, event).instrument(span).await
 }
